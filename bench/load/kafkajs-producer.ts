@@ -1,0 +1,122 @@
+/** Load generator: kafkajs producers, acks=-1, `producer.send` with ~1,000 messages, several sends in flight. */
+import { randomFillSync } from "node:crypto";
+import { Kafka, logLevel, type Message, type Producer } from "kafkajs";
+import type { Percentiles } from "../harness/stats.js";
+import { Samples } from "../harness/stats.js";
+import { Buckets, loadConfig, runMain, SelfCpu, send } from "./ipc.js";
+
+export interface KafkajsProducerConfig {
+  broker: string;
+  topic: string;
+  producers: number;
+  /** Concurrent `send` calls per producer. */
+  concurrency: number;
+  messagesPerSend: number;
+  valueBytes: number;
+  warmupMs: number;
+  durationMs: number;
+  bucketMs: number;
+  acks: number;
+}
+
+export interface KafkajsProducerResult {
+  records: number;
+  sends: number;
+  seconds: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  sendLatencyMs: Percentiles;
+  errors: number;
+  firstError: string;
+  clientCpu: number;
+  series: [number, number][];
+}
+
+async function main(): Promise<KafkajsProducerResult> {
+  const cfg = loadConfig<KafkajsProducerConfig>();
+  const kafka = new Kafka({
+    clientId: "oncedb-bench-kafkajs",
+    brokers: [cfg.broker],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 2, initialRetryTime: 100 },
+  });
+  const pool = randomFillSync(Buffer.alloc(cfg.valueBytes * cfg.messagesPerSend));
+  const messages: Message[] = [];
+  for (let i = 0; i < cfg.messagesPerSend; i++)
+    messages.push({ value: pool.subarray(i * cfg.valueBytes, (i + 1) * cfg.valueBytes) });
+
+  const producers: Producer[] = [];
+  for (let i = 0; i < cfg.producers; i++) {
+    const p = kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
+    await p.connect();
+    producers.push(p);
+  }
+  // one send before timing so metadata is loaded
+  await producers[0].send({ topic: cfg.topic, acks: cfg.acks, messages: messages.slice(0, 1) });
+
+  const latency = new Samples(200_000);
+  const cpu = new SelfCpu();
+  const t0 = performance.now();
+  const windowStart = t0 + cfg.warmupMs;
+  const windowEnd = windowStart + cfg.durationMs;
+  const buckets = new Buckets(t0, cfg.bucketMs);
+  let records = 0;
+  let sends = 0;
+  let errors = 0;
+  let firstError = "";
+  let clientCpu = Number.NaN;
+  setTimeout(() => {
+    cpu.start();
+    send({ type: "window-start" });
+  }, cfg.warmupMs);
+  setTimeout(() => {
+    clientCpu = cpu.stop();
+    send({ type: "window-end" });
+  }, cfg.warmupMs + cfg.durationMs);
+
+  const loop = async (p: Producer) => {
+    for (let i = 0; i < 10_000_000 && performance.now() < windowEnd; i++) {
+      const a = performance.now();
+      try {
+        await p.send({ topic: cfg.topic, acks: cfg.acks, messages });
+      } catch (e) {
+        errors++;
+        if (!firstError) firstError = e instanceof Error ? e.message : String(e);
+        if (errors > 100) return;
+        continue;
+      }
+      const b = performance.now();
+      buckets.add(messages.length, b);
+      if (b >= windowStart && b < windowEnd) {
+        records += messages.length;
+        sends++;
+        latency.add(b - a);
+      }
+    }
+  };
+  const loops: Promise<void>[] = [];
+  for (const p of producers) for (let c = 0; c < cfg.concurrency; c++) loops.push(loop(p));
+  await Promise.race([
+    Promise.all(loops),
+    new Promise((r) => setTimeout(r, cfg.warmupMs + cfg.durationMs + 30_000)),
+  ]);
+  await Promise.race([
+    Promise.all(producers.map((p) => p.disconnect())),
+    new Promise((r) => setTimeout(r, 5000)),
+  ]);
+  const seconds = cfg.durationMs / 1000;
+  return {
+    records,
+    sends,
+    seconds,
+    recordsPerSec: records / seconds,
+    mbPerSec: (records * cfg.valueBytes) / 1e6 / seconds,
+    sendLatencyMs: latency.percentiles(),
+    errors,
+    firstError,
+    clientCpu,
+    series: buckets.rates(),
+  };
+}
+
+runMain(main);

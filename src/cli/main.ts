@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * The `oncedb` command. `oncedb serve` runs the server until SIGTERM/SIGINT; once every
+ * listener accepts connections it prints one JSON line with "msg":"ready" and the bound
+ * addresses (tools and tests wait for that line).
+ */
+import { Command } from "commander";
+import { pino } from "pino";
+import { OnceDB } from "../oncedb.js";
+import { parseListen } from "./address.js";
+
+const program = new Command();
+program.name("oncedb").description("Exactly-once event platform: a Kafka-compatible durable log on SQLite");
+
+program
+  .command("serve")
+  .description("run the server")
+  .option("--data <dir>", "data directory (env ONCEDB_DATA)", process.env.ONCEDB_DATA ?? "./data")
+  .option("--kafka <host:port|off>", "Kafka listener (env ONCEDB_KAFKA)", process.env.ONCEDB_KAFKA ?? "127.0.0.1:9092")
+  .option("--nats <host:port|off>", "NATS listener (env ONCEDB_NATS)", process.env.ONCEDB_NATS ?? "127.0.0.1:4222")
+  .option("--http <host:port|off>", "HTTP listener (env ONCEDB_HTTP)", process.env.ONCEDB_HTTP ?? "127.0.0.1:8080")
+  .option("--advertise <host:port>", "address Kafka clients are told to use (env ONCEDB_ADVERTISE)", process.env.ONCEDB_ADVERTISE)
+  .option("--partitions <n>", "partitions of auto-created topics", process.env.ONCEDB_PARTITIONS ?? "1")
+  .option("--no-auto-create-topics", "do not create topics on first use")
+  .option("--frame-max-bytes <n>", "largest Kafka request frame accepted", String(100 * 1024 * 1024))
+  .option("--log-level <level>", "log level (env ONCEDB_LOG_LEVEL)", process.env.ONCEDB_LOG_LEVEL ?? "info")
+  .action(async (opts) => {
+    const logger = pino({ level: opts.logLevel, base: { pid: process.pid } });
+    let db: OnceDB;
+    try {
+      const kafka = parseListen(opts.kafka, "--kafka");
+      const advertise = opts.advertise ? parseListen(opts.advertise, "--advertise") : null;
+      for (const [flag, value] of [["--nats", opts.nats], ["--http", opts.http]] as const) {
+        const addr = parseListen(value, flag);
+        if (addr) logger.info({ flag, value }, `${flag} accepted but ignored: this build has no such listener yet`);
+      }
+      const partitions = Number(opts.partitions);
+      if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`--partitions must be a positive integer`);
+      db = await OnceDB.start({
+        dataDir: opts.data,
+        kafka,
+        kafkaAdvertise: advertise ?? undefined,
+        kafkaFrameBytesMax: Number(opts.frameMaxBytes),
+        autoCreateTopics: opts.autoCreateTopics,
+        defaultPartitions: partitions,
+        logger,
+      });
+    } catch (err) {
+      logger.fatal({ err: (err as Error).message }, "could not start");
+      process.exit(1);
+    }
+    logger.info({ kafka: db.addresses.kafka, nats: null, http: null, data: opts.data }, "ready");
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, "shutting down");
+      db.close().then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err: (err as Error).message }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,542 @@
+/**
+ * The engine: the one API every protocol adapter (Kafka now; NATS and HTTP later) calls.
+ * It owns topics, partitions and the log, committed group offsets, and the order in which
+ * changes reach the database. It knows no wire format.
+ *
+ * Write path: the caller's batch is validated (record-batch.ts), offsets are reserved on the
+ * partition in memory, and the write joins the writer's next group commit. The returned
+ * promise resolves after that commit is fsynced; only then does the high watermark move and
+ * readers see the batch. A failed commit fails every write queued behind it and reloads the
+ * in-memory state from the database (the same code that runs at start-up), so memory never
+ * claims more than the file holds.
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { GroupCoordinator } from "../groups/coordinator.js";
+import { LogReader } from "../log/log-reader.js";
+import { Partition } from "../log/partition.js";
+import { assignBaseOffset, checkProducedBatch } from "../log/record-batch.js";
+import { decodeRecords } from "../log/records.js";
+import type { WriteOp } from "../storage/sql.js";
+import { Store } from "../storage/store.js";
+import type { StorageError } from "../storage/writer.js";
+import { assert } from "../util/assert.js";
+import { type Clock, systemClock } from "../util/clock.js";
+import { EngineError, type EngineErrorName } from "./errors.js";
+import { type CommittedOffset, GroupOffsets, OFFSET_METADATA_BYTES_MAX } from "./group-offsets.js";
+import { Retention } from "./retention.js";
+import {
+  effectiveConfig,
+  type EffectiveTopicConfig,
+  TOPIC_CONFIG_DEFAULTS,
+  topicNameProblem,
+  validateTopicConfigs,
+} from "./topic-config.js";
+
+/** Named limits. Each bounds memory or work that a client could otherwise make unbounded. */
+export const Limits = {
+  /** Kafka has no hard cap; ours keeps one CreateTopics from allocating millions of partitions. */
+  partitionsPerTopicMax: 100_000,
+  /** Total partitions across topics: in-memory state is ~200 bytes each. */
+  partitionsMax: 1_000_000,
+  /** Bytes waiting for or in a commit; above it adapters stop reading sockets (backpressure). */
+  writeQueueBytesMax: 256 * 1024 * 1024,
+} as const;
+
+export interface EngineOptions {
+  dataDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Create a topic on first Metadata/Produce for it (Kafka's auto.create.topics.enable). */
+  autoCreateTopics?: boolean;
+  /** Partitions of an auto-created topic (Kafka's num.partitions). */
+  defaultPartitions?: number;
+  /** How often retention runs (Kafka's log.retention.check.interval.ms, default 5 min). */
+  retentionCheckIntervalMs?: number;
+  /** Test-only fault injection, see storage/README.md. */
+  failWritesOn?: string;
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly id: number;
+  readonly uuid: string;
+  readonly partitions: readonly Partition[];
+  readonly configs: Readonly<Record<string, string>>;
+  readonly effective: EffectiveTopicConfig;
+}
+
+interface Topic extends TopicInfo {
+  partitions: Partition[];
+  configs: Record<string, string>;
+  effective: EffectiveTopicConfig;
+}
+
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly logStartOffset: number;
+  readonly logAppendTimeMs: number;
+}
+
+export interface FetchResult {
+  readonly error: EngineErrorName;
+  readonly highWatermark: number;
+  readonly lastStableOffset: number;
+  readonly logStartOffset: number;
+  readonly batches: Buffer[];
+  readonly bytes: number;
+}
+
+export type IsolationLevel = "read_uncommitted" | "read_committed";
+
+export interface OffsetCommitEntry {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly leaderEpoch: number;
+  readonly metadata: string | null;
+}
+
+export class Engine extends EventEmitter {
+  readonly clock: Clock;
+  readonly groups: GroupCoordinator;
+  readonly autoCreateTopics: boolean;
+  readonly defaultPartitions: number;
+  private readonly topics = new Map<string, Topic>();
+  private readonly offsets = new GroupOffsets();
+  private readonly reader: LogReader;
+  private readonly retention: Retention;
+  private nextTopicId = 1;
+  private nextPartitionId = 1;
+  private partitionCount = 0;
+  private closed = false;
+
+  private constructor(
+    readonly store: Store,
+    readonly logger: Logger | undefined,
+    opts: EngineOptions,
+  ) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+    this.autoCreateTopics = opts.autoCreateTopics ?? true;
+    this.defaultPartitions = opts.defaultPartitions ?? 1;
+    this.reader = new LogReader(store.reader);
+    this.groups = new GroupCoordinator({ clock: this.clock });
+    this.retention = new Retention(this, opts.retentionCheckIntervalMs ?? 300_000);
+    store.writer.onFailure = (err) => this.onStorageFailure(err);
+  }
+
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const store = await Store.open({ dataDir: opts.dataDir, failWritesOn: opts.failWritesOn });
+    const engine = new Engine(store, opts.logger, opts);
+    engine.loadFromDisk();
+    engine.retention.start();
+    return engine;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.retention.stop();
+    this.groups.close();
+    await this.store.close();
+    for (const t of this.topics.values()) for (const p of t.partitions) p.wake();
+  }
+
+  // ---------------------------------------------------------------- state from disk
+
+  /** Rebuilds every in-memory structure from the database. Start-up and recovery both use it. */
+  private loadFromDisk(): void {
+    const db = this.store.reader;
+    for (const t of this.topics.values()) for (const p of t.partitions) p.wake();
+    this.topics.clear();
+    const topics = db.prepare("SELECT id, name, uuid, configs FROM topics").raw(true).all() as [
+      number,
+      string,
+      string,
+      string,
+    ][];
+    const byId = new Map<number, Topic>();
+    for (const [id, name, uuid, configsJson] of topics) {
+      const configs = JSON.parse(configsJson) as Record<string, string>;
+      const topic: Topic = { id, name, uuid, configs, effective: effectiveConfig(configs), partitions: [] };
+      byId.set(id, topic);
+      this.topics.set(name, topic);
+      this.nextTopicId = Math.max(this.nextTopicId, id + 1);
+    }
+    const parts = db
+      .prepare("SELECT id, topic_id, idx, log_start_offset FROM partitions ORDER BY topic_id, idx")
+      .raw(true)
+      .all() as [number, number, number, number][];
+    this.partitionCount = 0;
+    for (const [id, topicId, idx, logStart] of parts) {
+      const topic = byId.get(topicId);
+      assert(topic, `partition ${id} of unknown topic ${topicId}`);
+      const last = this.reader.maxLastOffset(id);
+      const hw = Math.max(logStart, last === null ? 0 : last + 1);
+      assert(idx === topic.partitions.length, `topic ${topic.name} partitions are not dense`);
+      topic.partitions.push(new Partition(id, topic.name, idx, logStart, hw, hw));
+      this.nextPartitionId = Math.max(this.nextPartitionId, id + 1);
+      this.partitionCount++;
+    }
+    const maxDeleted = db.prepare("SELECT MAX(id) FROM deleted_partitions").pluck(true).get() as number | null;
+    if (maxDeleted !== null) this.nextPartitionId = Math.max(this.nextPartitionId, maxDeleted + 1);
+    this.offsets.load(db);
+  }
+
+  private onStorageFailure(err: StorageError): void {
+    this.logger?.error({ err: { code: err.code, message: err.message } }, "commit failed; reloading state from disk");
+    this.loadFromDisk();
+    this.emit("storage-error", err);
+  }
+
+  /** Adapters pause reading while this is true and resume on the "drain" event. */
+  get overloaded(): boolean {
+    return this.store.writer.queuedBytes > Limits.writeQueueBytesMax;
+  }
+
+  private submit(ops: readonly WriteOp[], transfer: readonly ArrayBuffer[] = [], bytes = 0): Promise<void> {
+    if (this.closed) return Promise.reject(new EngineError("KAFKA_STORAGE_ERROR", "engine is closed"));
+    const wasOverloaded = this.overloaded;
+    const p = this.store.writer.submit(ops, transfer, bytes);
+    if (!wasOverloaded && this.overloaded) {
+      const check = () => {
+        if (!this.overloaded || this.closed) this.emit("drain");
+        else setTimeout(check, 1).unref();
+      };
+      p.then(check, check);
+    }
+    return p.catch((err: StorageError) => {
+      throw new EngineError("KAFKA_STORAGE_ERROR", `storage failed: ${err.message}`);
+    });
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  topic(name: string): TopicInfo | undefined {
+    return this.topics.get(name);
+  }
+
+  listTopics(): TopicInfo[] {
+    return [...this.topics.values()];
+  }
+
+  partition(topic: string, index: number): Partition | undefined {
+    return this.topics.get(topic)?.partitions[index];
+  }
+
+  /**
+   * Creates a topic. The topic is visible (and may be produced to) at once; the promise
+   * resolves when its creation is durable. Writes to it are ordered after the creation.
+   */
+  createTopic(
+    name: string,
+    numPartitions: number,
+    configs: Readonly<Record<string, string | null>> = {},
+    validateOnly = false,
+  ): Promise<TopicInfo> {
+    const problem = topicNameProblem(name);
+    if (problem) return Promise.reject(new EngineError("INVALID_TOPIC_EXCEPTION", problem));
+    if (this.topics.has(name)) {
+      return Promise.reject(new EngineError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`));
+    }
+    if (!Number.isInteger(numPartitions) || numPartitions < 1 || numPartitions > Limits.partitionsPerTopicMax) {
+      return Promise.reject(
+        new EngineError("INVALID_PARTITIONS", `partitions must be 1..${Limits.partitionsPerTopicMax}, got ${numPartitions}`),
+      );
+    }
+    if (this.partitionCount + numPartitions > Limits.partitionsMax) {
+      return Promise.reject(new EngineError("POLICY_VIOLATION", `more than ${Limits.partitionsMax} partitions in all`));
+    }
+    let valid: Record<string, string>;
+    try {
+      valid = validateTopicConfigs(configs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const topic: Topic = {
+      id: this.nextTopicId,
+      name,
+      uuid: randomUUID(),
+      configs: valid,
+      effective: effectiveConfig(valid),
+      partitions: [],
+    };
+    if (validateOnly) return Promise.resolve(topic);
+    this.nextTopicId++;
+    const ops: WriteOp[] = [
+      ["insertTopic", [topic.id, name, topic.uuid, JSON.stringify(valid), this.clock.nowMs()]],
+    ];
+    this.addPartitions(topic, numPartitions, ops);
+    this.topics.set(name, topic);
+    return this.submit(ops).then(() => topic);
+  }
+
+  private addPartitions(topic: Topic, count: number, ops: WriteOp[]): void {
+    for (let i = 0; i < count; i++) {
+      const p = new Partition(this.nextPartitionId++, topic.name, topic.partitions.length, 0, 0, 0);
+      topic.partitions.push(p);
+      ops.push(["insertPartition", [p.id, topic.id, p.index, 0]]);
+    }
+    this.partitionCount += count;
+  }
+
+  /** Kafka's auto-creation: used by adapters on Metadata and Produce for unknown topics. */
+  autoCreate(name: string): Promise<TopicInfo> | null {
+    if (!this.autoCreateTopics || this.topics.has(name) || topicNameProblem(name)) return null;
+    return this.createTopic(name, this.defaultPartitions);
+  }
+
+  async createPartitions(name: string, totalCount: number, validateOnly = false): Promise<void> {
+    const topic = this.topics.get(name);
+    if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    const have = topic.partitions.length;
+    if (totalCount <= have) {
+      throw new EngineError("INVALID_PARTITIONS", `topic ${name} has ${have} partitions; new count must be larger`);
+    }
+    if (totalCount > Limits.partitionsPerTopicMax || this.partitionCount + totalCount - have > Limits.partitionsMax) {
+      throw new EngineError("INVALID_PARTITIONS", `at most ${Limits.partitionsPerTopicMax} partitions per topic`);
+    }
+    if (validateOnly) return;
+    const ops: WriteOp[] = [];
+    this.addPartitions(topic, totalCount - have, ops);
+    await this.submit(ops);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const topic = this.topics.get(name);
+    if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    this.topics.delete(name);
+    this.partitionCount -= topic.partitions.length;
+    const ops: WriteOp[] = [["deleteTopic", [topic.id]], ["deleteTopicGroupOffsets", [name]]];
+    for (const p of topic.partitions) {
+      p.deleted = true;
+      p.wake();
+      ops.push(["insertDeletedPartition", [p.id]]);
+    }
+    await this.submit(ops);
+    this.offsets.removeTopic(name);
+    this.retention.reclaimSoon();
+  }
+
+  async alterTopicConfigs(name: string, configs: Readonly<Record<string, string | null>>): Promise<void> {
+    const topic = this.topics.get(name);
+    if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    const merged = { ...topic.configs, ...configs };
+    const valid = validateTopicConfigs(merged);
+    await this.submit([["updateTopicConfigs", [JSON.stringify(valid), topic.id]]]);
+    topic.configs = valid;
+    topic.effective = effectiveConfig(valid);
+  }
+
+  /** Every known config with its value and whether it is the default. */
+  describeTopicConfigs(name: string): { name: string; value: string; isDefault: boolean }[] {
+    const topic = this.topics.get(name);
+    if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    return Object.entries(TOPIC_CONFIG_DEFAULTS).map(([k, def]) => ({
+      name: k,
+      value: topic.configs[k] ?? def,
+      isDefault: !(k in topic.configs),
+    }));
+  }
+
+  // ---------------------------------------------------------------- the log
+
+  /**
+   * Appends one produced record batch. `records` is consumed: its base offset is rewritten.
+   * Resolves after the commit holding the batch is durable.
+   */
+  append(topicName: string, partitionIndex: number, records: Buffer): Promise<AppendResult> {
+    const topic = this.topics.get(topicName);
+    const p = topic?.partitions[partitionIndex];
+    if (!topic || !p) {
+      return Promise.reject(
+        new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${topicName}-${partitionIndex}`),
+      );
+    }
+    const check = checkProducedBatch(records, topic.effective.maxMessageBytes);
+    if (!check.ok) return Promise.reject(new EngineError(check.error, check.message));
+    const h = check.header;
+    const baseOffset = p.reserve(h.recordCount);
+    const lastOffset = baseOffset + h.lastOffsetDelta;
+    // Copy into a buffer the worker can take without another copy; the request's own buffer
+    // may share its memory with other requests.
+    const ab = new ArrayBuffer(h.sizeBytes);
+    const data = Buffer.from(ab);
+    records.copy(data, 0, 0, h.sizeBytes);
+    assignBaseOffset(data, baseOffset);
+    const op: WriteOp = ["insertBatch", [p.id, baseOffset, lastOffset, h.maxTimestamp, h.sizeBytes, data]];
+    return this.submit([op], [ab], h.sizeBytes).then(() => {
+      p.advanceHighWatermark(lastOffset + 1);
+      return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
+    });
+  }
+
+  /** Reads whole batches from `offset` (the batch containing it first), bounded by maxBytes. */
+  fetch(topicName: string, partitionIndex: number, offset: number, maxBytes: number, _isolation: IsolationLevel): FetchResult {
+    const p = this.partition(topicName, partitionIndex);
+    if (!p) {
+      return { error: "UNKNOWN_TOPIC_OR_PARTITION", highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, batches: [], bytes: 0 };
+    }
+    const base = {
+      highWatermark: p.highWatermark,
+      lastStableOffset: p.highWatermark,
+      logStartOffset: p.logStartOffset,
+    };
+    if (offset < p.logStartOffset || offset > p.highWatermark) {
+      return { error: "OFFSET_OUT_OF_RANGE", ...base, batches: [], bytes: 0 };
+    }
+    if (offset === p.highWatermark || maxBytes <= 0) return { error: "NONE", ...base, batches: [], bytes: 0 };
+    const stored = this.reader.fetch(p.id, offset, p.highWatermark, maxBytes);
+    let bytes = 0;
+    const batches = stored.map((b) => {
+      bytes += b.data.length;
+      return b.data;
+    });
+    return { error: "NONE", ...base, batches, bytes };
+  }
+
+  /**
+   * Resolves when any of the partitions' high watermark moves, one is deleted, or after
+   * `timeoutMs`. Used for Fetch long polling.
+   */
+  waitForData(partitions: readonly Partition[], timeoutMs: number): Promise<void> {
+    if (partitions.length === 0 || timeoutMs <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const offs: (() => void)[] = [];
+      const done = () => {
+        this.clock.clearTimeout(timer);
+        for (const off of offs) off();
+        resolve();
+      };
+      const timer = this.clock.setTimeout(done, timeoutMs);
+      for (const p of partitions) offs.push(p.onChange(done));
+    });
+  }
+
+  /**
+   * Kafka's ListOffsets: -1 latest, -2 earliest, -3 the record with the largest timestamp,
+   * otherwise the first offset whose record timestamp is >= the given time (-1 if none).
+   */
+  listOffset(
+    topicName: string,
+    partitionIndex: number,
+    timestampMs: number,
+    isolation: IsolationLevel,
+  ): { error: EngineErrorName; offset: number; timestampMs: number } {
+    const p = this.partition(topicName, partitionIndex);
+    if (!p) return { error: "UNKNOWN_TOPIC_OR_PARTITION", offset: -1, timestampMs: -1 };
+    void isolation; // without transactions the last stable offset is the high watermark
+    if (timestampMs === -1) return { error: "NONE", offset: p.highWatermark, timestampMs: -1 };
+    if (timestampMs === -2) return { error: "NONE", offset: p.logStartOffset, timestampMs: -1 };
+    if (timestampMs === -3) {
+      const b = this.reader.batchWithMaxTimestamp(p.id, p.logStartOffset);
+      if (!b || b.baseOffset >= p.highWatermark) return { error: "NONE", offset: -1, timestampMs: -1 };
+      const recs = decodeRecords(b.data);
+      const hit = recs?.find((r) => r.timestampMs === b.maxTimestamp);
+      return { error: "NONE", offset: hit ? hit.offset : b.lastOffset, timestampMs: b.maxTimestamp };
+    }
+    if (timestampMs < 0) return { error: "INVALID_REQUEST", offset: -1, timestampMs: -1 };
+    const b = this.reader.firstBatchWithTimestamp(p.id, p.logStartOffset, timestampMs);
+    if (!b || b.baseOffset >= p.highWatermark) return { error: "NONE", offset: -1, timestampMs: -1 };
+    // Look inside the batch for the exact record where we can; otherwise the batch start is a
+    // safe answer (a consumer starting there re-reads at most one batch).
+    const recs = decodeRecords(b.data);
+    const hit = recs?.find((r) => r.timestampMs >= timestampMs && r.offset >= p.logStartOffset);
+    return hit
+      ? { error: "NONE", offset: hit.offset, timestampMs: hit.timestampMs }
+      : { error: "NONE", offset: Math.max(b.baseOffset, p.logStartOffset), timestampMs };
+  }
+
+  /** Kafka's DeleteRecords: moves the log start offset forward (-1 means the high watermark). */
+  async deleteRecords(topicName: string, partitionIndex: number, offset: number): Promise<number> {
+    const p = this.partition(topicName, partitionIndex);
+    if (!p) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${topicName}-${partitionIndex}`);
+    const target = offset === -1 ? p.highWatermark : offset;
+    if (target < 0 || target > p.highWatermark) {
+      throw new EngineError("OFFSET_OUT_OF_RANGE", `offset ${offset} is beyond the high watermark ${p.highWatermark}`);
+    }
+    await this.truncateBefore(p, target);
+    return p.logStartOffset;
+  }
+
+  /** Advances a partition's log start offset and deletes the whole batches below it. */
+  async truncateBefore(p: Partition, offset: number): Promise<void> {
+    if (offset <= p.logStartOffset || p.deleted) return;
+    await this.submit([
+      ["setLogStartOffset", [offset, p.id]],
+      ["deleteBatchesBelow", [p.id, offset]],
+    ]);
+    if (!p.deleted) p.advanceLogStart(offset);
+  }
+
+  /** Reads for retention (batch metadata) without exposing the reader. */
+  batchMeta(p: Partition, limit: number) {
+    return this.reader.metaFrom(p.id, p.logStartOffset, limit);
+  }
+
+  partitionSizeBytes(p: Partition): number {
+    return this.reader.sizeBytes(p.id);
+  }
+
+  /** One chunk of reclaiming deleted partitions' batches; false when there is nothing left. */
+  async reclaimDeletedChunk(chunkBatches: number): Promise<boolean> {
+    const id = this.store.reader.prepare("SELECT id FROM deleted_partitions LIMIT 1").pluck(true).get() as
+      | number
+      | undefined;
+    if (id === undefined) return false;
+    const left = this.store.reader
+      .prepare("SELECT COUNT(*) FROM (SELECT 1 FROM batches WHERE partition_id = ? LIMIT ?)")
+      .pluck(true)
+      .get(id, chunkBatches + 1) as number;
+    const ops: WriteOp[] = [["deleteOrphanBatchesChunk", [id, chunkBatches]]];
+    if (left <= chunkBatches) ops.push(["deleteDeletedPartition", [id]]);
+    await this.submit(ops);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- group offsets
+
+  async commitOffsets(groupId: string, entries: readonly OffsetCommitEntry[]): Promise<EngineErrorName[]> {
+    const now = this.clock.nowMs();
+    const ops: WriteOp[] = [];
+    const accepted: [OffsetCommitEntry, CommittedOffset][] = [];
+    const errors = entries.map((e): EngineErrorName => {
+      if (!this.partition(e.topic, e.partition)) return "UNKNOWN_TOPIC_OR_PARTITION";
+      if (e.metadata !== null && Buffer.byteLength(e.metadata) > OFFSET_METADATA_BYTES_MAX) {
+        return "OFFSET_METADATA_TOO_LARGE";
+      }
+      const c: CommittedOffset = { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata, commitMs: now };
+      ops.push(this.offsets.upsertOp(groupId, e.topic, e.partition, c));
+      accepted.push([e, c]);
+      return "NONE";
+    });
+    if (ops.length > 0) {
+      await this.submit(ops);
+      for (const [e, c] of accepted) this.offsets.apply(groupId, e.topic, e.partition, c);
+    }
+    return errors;
+  }
+
+  committedOffset(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.offsets.get(groupId, topic, partition);
+  }
+
+  committedOffsets(groupId: string) {
+    return this.offsets.all(groupId);
+  }
+
+  groupHasOffsets(groupId: string): boolean {
+    return this.offsets.hasGroup(groupId);
+  }
+
+  groupsWithOffsets(): string[] {
+    return this.offsets.groupIds();
+  }
+
+  async deleteGroupOffsets(groupId: string): Promise<void> {
+    await this.submit([["deleteGroupOffsets", [groupId]]]);
+    this.offsets.removeGroup(groupId);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * In-memory state of one partition of the log.
+ *
+ * Invariants (asserted where they change):
+ *   logStartOffset <= highWatermark <= nextOffset
+ *   highWatermark only moves forward, and only when the commit holding [old hw, new hw) is durable.
+ *   nextOffset is the offset the next appended batch gets; batches between highWatermark and
+ *   nextOffset are in a commit that has not returned yet and are invisible to readers.
+ */
+import { assert } from "../util/assert.js";
+
+export class Partition {
+  /** Called (then cleared) when the high watermark moves or the partition goes away. */
+  private waiters = new Set<() => void>();
+  deleted = false;
+
+  constructor(
+    readonly id: number,
+    readonly topic: string,
+    readonly index: number,
+    public logStartOffset: number,
+    public highWatermark: number,
+    public nextOffset: number,
+  ) {
+    assert(logStartOffset <= highWatermark && highWatermark <= nextOffset, "partition offsets out of order");
+  }
+
+  /** Reserves offsets for a batch of `count` records; returns its base offset. */
+  reserve(count: number): number {
+    assert(count > 0, "a batch has at least one record");
+    const base = this.nextOffset;
+    this.nextOffset += count;
+    return base;
+  }
+
+  advanceHighWatermark(to: number): void {
+    assert(to <= this.nextOffset, "high watermark beyond assigned offsets");
+    if (to <= this.highWatermark) return;
+    this.highWatermark = to;
+    this.wake();
+  }
+
+  advanceLogStart(to: number): void {
+    assert(to <= this.highWatermark, "log start beyond the high watermark");
+    if (to > this.logStartOffset) this.logStartOffset = to;
+  }
+
+  onChange(fn: () => void): () => void {
+    this.waiters.add(fn);
+    return () => this.waiters.delete(fn);
+  }
+
+  wake(): void {
+    if (this.waiters.size === 0) return;
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * OnceDB as a library: one engine and the protocol listeners in front of it, in the caller's
+ * process. The CLI's `serve` is a thin wrapper around this class.
+ */
+import type { Logger } from "pino";
+import { Engine } from "./engine/engine.js";
+import { KafkaServer } from "./protocol/kafka/server.js";
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface OnceDBOptions {
+  /** Directory holding the database file; created if missing. */
+  dataDir: string;
+  /** Kafka listener; null turns it off. Default 127.0.0.1:9092. */
+  kafka?: ListenAddress | null;
+  /** Address Metadata advertises for the Kafka listener (default: the bound address). */
+  kafkaAdvertise?: ListenAddress;
+  /** Largest Kafka request frame accepted (default 100 MiB). */
+  kafkaFrameBytesMax?: number;
+  logger?: Logger;
+  autoCreateTopics?: boolean;
+  defaultPartitions?: number;
+  retentionCheckIntervalMs?: number;
+  /** Test-only fault injection: commits containing this write statement fail. */
+  failWritesOn?: string;
+}
+
+export interface BoundAddresses {
+  kafka: string | null;
+}
+
+/** How long a graceful shutdown waits for in-flight requests before closing connections. */
+export const SHUTDOWN_GRACE_MS = 5000;
+
+export class OnceDB {
+  private constructor(
+    readonly engine: Engine,
+    private readonly kafka: KafkaServer | null,
+    readonly addresses: BoundAddresses,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  static async start(opts: OnceDBOptions): Promise<OnceDB> {
+    const engine = await Engine.open({
+      dataDir: opts.dataDir,
+      logger: opts.logger,
+      autoCreateTopics: opts.autoCreateTopics,
+      defaultPartitions: opts.defaultPartitions,
+      retentionCheckIntervalMs: opts.retentionCheckIntervalMs,
+      failWritesOn: opts.failWritesOn,
+    });
+    let kafka: KafkaServer | null = null;
+    const addresses: BoundAddresses = { kafka: null };
+    try {
+      const k = opts.kafka === undefined ? { host: "127.0.0.1", port: 9092 } : opts.kafka;
+      if (k) {
+        kafka = new KafkaServer({
+          engine,
+          host: k.host,
+          port: k.port,
+          advertise: opts.kafkaAdvertise,
+          frameBytesMax: opts.kafkaFrameBytesMax,
+          logger: opts.logger,
+        });
+        const bound = await kafka.listen();
+        addresses.kafka = formatAddress(bound.host, bound.port);
+      }
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    return new OnceDB(engine, kafka, addresses, opts.logger);
+  }
+
+  /**
+   * Graceful stop: stop accepting connections, let in-flight requests finish (their commits
+   * complete and their responses are written), close connections, close the database.
+   */
+  async close(): Promise<void> {
+    this.kafka?.stopAccepting();
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while (!this.engine.store.writer.idle && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.kafka?.close();
+    await this.engine.close();
+    this.logger?.info("stopped");
+  }
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,275 @@
+/**
+ * One client connection speaking the Kafka protocol.
+ *
+ * Framing: every request is `int32 length | header | body`. The length is checked against
+ * `frameBytesMax` before anything is allocated; a negative, too-small or too-large length
+ * closes the connection (the protocol has no way to answer a frame it cannot delimit).
+ *
+ * Ordering: Kafka clients pipeline requests and match responses by correlation id, but they
+ * require responses in request order. Each request takes a slot in `slots`; handlers may
+ * finish out of order (a Produce waiting for its commit, a Fetch long-polling), and the
+ * head of the queue is written as soon as it is ready.
+ *
+ * Backpressure: reading stops while too many requests are in flight on this connection, while
+ * the socket's write buffer is full, or while the engine's write queue is over its limit.
+ */
+import type net from "node:net";
+import type { Logger } from "pino";
+import type { Engine } from "../../engine/engine.js";
+import { type KafkaApi, NO_RESPONSE, type RequestContext } from "./api.js";
+import { ApiVersionsApi, unsupportedVersionResponse } from "./handlers/api-versions.js";
+import { KafkaDecodeError } from "./codec/errors.js";
+import { Reader } from "./codec/reader.js";
+import { Writer } from "./codec/writer.js";
+import { decodeMessage, encodeMessage } from "./codec/codec.js";
+import { decodeRequestHeader, requestHeaderVersion, responseHeaderVersion } from "./codec/header.js";
+
+/** Smallest request header: apiKey (2) + apiVersion (2) + correlationId (4). */
+const REQUEST_HEADER_BYTES_MIN = 8;
+/** Requests per connection being handled at once; kafkajs and librdkafka pipeline a handful. */
+export const REQUESTS_IN_FLIGHT_MAX = 128;
+
+export interface ConnectionOptions {
+  readonly frameBytesMax: number;
+  readonly apis: ReadonlyMap<number, KafkaApi>;
+  readonly context: Omit<RequestContext, "apiVersion" | "clientId" | "clientHost">;
+  readonly logger: Logger | undefined;
+  readonly onClose: (c: KafkaConnection) => void;
+}
+
+interface Slot {
+  done: boolean;
+  chunks: Buffer[] | null;
+}
+
+export class KafkaConnection {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private readonly slots: Slot[] = [];
+  private inFlight = 0;
+  private closed = false;
+  private pausedForWrite = false;
+  private readonly remote: string;
+  private readonly engine: Engine;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly opts: ConnectionOptions,
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.engine = opts.context.engine;
+    socket.setNoDelay(true);
+    socket.on("data", (d: Buffer) => this.onData(d));
+    socket.on("drain", () => {
+      this.pausedForWrite = false;
+      this.updateFlow();
+    });
+    socket.on("error", (err) => this.opts.logger?.debug({ remote: this.remote, err: err.message }, "socket error"));
+    socket.on("close", () => this.onClosed());
+    this.engine.on("drain", this.onEngineDrain);
+  }
+
+  private readonly onEngineDrain = () => this.updateFlow();
+
+  close(): void {
+    if (!this.closed) this.socket.destroy();
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    this.engine.off("drain", this.onEngineDrain);
+    this.opts.onClose(this);
+  }
+
+  private fail(message: string, extra: Record<string, unknown> = {}): void {
+    this.opts.logger?.warn({ remote: this.remote, ...extra }, message);
+    this.socket.destroy();
+    this.closed = true;
+  }
+
+  private onData(d: Buffer): void {
+    this.chunks.push(d);
+    this.buffered += d.length;
+    this.processBuffered();
+  }
+
+  private processing = false;
+
+  /** Handles complete frames while the flow rules allow; re-entrant calls are no-ops. */
+  private processBuffered(): void {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (!this.closed && this.buffered >= 4 && !this.mustStop()) {
+        const len = this.peekLength();
+        if (len < REQUEST_HEADER_BYTES_MIN || len > this.opts.frameBytesMax) {
+          this.fail("closing connection: bad frame length", { frameBytes: len, frameBytesMax: this.opts.frameBytesMax });
+          return;
+        }
+        if (this.buffered < 4 + len) break;
+        const frame = this.take(4 + len).subarray(4);
+        this.handleFrame(frame);
+      }
+    } finally {
+      this.processing = false;
+    }
+    this.updateFlow();
+  }
+
+  private mustStop(): boolean {
+    return this.inFlight >= REQUESTS_IN_FLIGHT_MAX || this.pausedForWrite || this.engine.overloaded;
+  }
+
+  private hasCompleteFrame(): boolean {
+    return this.buffered >= 4 && this.buffered >= 4 + Math.max(0, this.peekLength());
+  }
+
+  private peekLength(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readInt32BE(0);
+    const head = Buffer.concat(this.chunks, Math.min(this.buffered, 4));
+    return head.readInt32BE(0);
+  }
+
+  /** Removes exactly n bytes from the front of the buffered chunks. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      this.buffered -= n;
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const need = n - filled;
+      if (c.length <= need) {
+        c.copy(out, filled);
+        filled += c.length;
+        this.chunks.shift();
+      } else {
+        c.copy(out, filled, 0, need);
+        this.chunks[0] = c.subarray(need);
+        filled += need;
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private handleFrame(frame: Buffer): void {
+    const apiKey = frame.readInt16BE(0);
+    const apiVersion = frame.readInt16BE(2);
+    const correlationId = frame.readInt32BE(4);
+    const api = this.opts.apis.get(apiKey);
+    if (!api) {
+      this.fail("closing connection: unknown API key", { apiKey, apiVersion });
+      return;
+    }
+    if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+      if (api === (ApiVersionsApi as KafkaApi)) {
+        // The negotiation rule: answer in v0 with UNSUPPORTED_VERSION and our ranges.
+        this.respondRaw(correlationId, 0, unsupportedVersionResponse(this.opts.apis));
+        return;
+      }
+      this.fail("closing connection: unsupported API version", { api: api.name, apiVersion });
+      return;
+    }
+    let request: unknown;
+    let clientId: string | null;
+    try {
+      const reader = new Reader(frame);
+      const header = decodeRequestHeader(reader, requestHeaderVersion(apiKey, apiVersion));
+      clientId = header.clientId;
+      request = decodeMessage(api.request, apiVersion, reader);
+    } catch (err) {
+      if (err instanceof KafkaDecodeError) {
+        this.fail("closing connection: malformed request", { api: api.name, apiVersion, err: err.message });
+        return;
+      }
+      throw err;
+    }
+    const ctx: RequestContext = {
+      ...this.opts.context,
+      apiVersion,
+      clientId,
+      clientHost: this.socket.remoteAddress ?? "",
+    };
+    const slot: Slot = { done: false, chunks: null };
+    this.slots.push(slot);
+    this.inFlight++;
+    const finish = (response: unknown) => {
+      this.inFlight--;
+      slot.done = true;
+      if (response !== NO_RESPONSE && !this.closed) {
+        slot.chunks = this.encodeResponse(api, apiVersion, correlationId, response);
+      }
+      this.flushSlots();
+      this.updateFlow();
+    };
+    const onError = (err: unknown) => {
+      this.inFlight--;
+      this.opts.logger?.error(
+        { remote: this.remote, api: api.name, apiVersion, err: (err as Error)?.stack ?? String(err) },
+        "request handler failed",
+      );
+      this.fail("closing connection after handler failure");
+    };
+    try {
+      const result = api.handle(request, ctx);
+      if (result instanceof Promise) result.then(finish, onError);
+      else finish(result);
+    } catch (err) {
+      onError(err);
+    }
+  }
+
+  private encodeResponse(api: KafkaApi, apiVersion: number, correlationId: number, response: unknown): Buffer[] {
+    const w = new Writer({ frame: true });
+    w.int32(correlationId);
+    if (responseHeaderVersion(api.key, apiVersion) >= 1) w.uvarint(0); // empty tagged fields
+    encodeMessage(api.response, apiVersion, response, w);
+    return w.finish();
+  }
+
+  private respondRaw(correlationId: number, apiVersion: number, response: unknown): void {
+    const slot: Slot = {
+      done: true,
+      chunks: (() => {
+        const w = new Writer({ frame: true });
+        w.int32(correlationId);
+        encodeMessage(ApiVersionsApi.response, apiVersion, response, w);
+        return w.finish();
+      })(),
+    };
+    this.slots.push(slot);
+    this.flushSlots();
+  }
+
+  private flushSlots(): void {
+    if (this.closed) return;
+    let wrote = false;
+    while (this.slots.length > 0 && this.slots[0]!.done) {
+      const slot = this.slots.shift()!;
+      if (!slot.chunks) continue;
+      if (!wrote) this.socket.cork();
+      wrote = true;
+      for (const c of slot.chunks) {
+        if (!this.socket.write(c)) this.pausedForWrite = true;
+      }
+    }
+    if (wrote) this.socket.uncork();
+  }
+
+  private updateFlow(): void {
+    if (this.closed) return;
+    const stop = this.mustStop();
+    if (stop && !this.socket.isPaused()) this.socket.pause();
+    else if (!stop) {
+      if (this.socket.isPaused()) this.socket.resume();
+      if (!this.processing && this.hasCompleteFrame()) setImmediate(() => this.processBuffered());
+    }
+  }
+}

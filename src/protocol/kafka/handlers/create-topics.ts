@@ -1,0 +1,56 @@
+/**
+ * CreateTopics (key 19), v0-4.
+ *   Request: topics [name, num_partitions, replication_factor, assignments [partition_index,
+ *            broker_ids], configs [name, value]], timeout_ms, validate_only (v1+).
+ *   Response: throttle_time_ms (v2+), topics [name, error_code, error_message (v1+)].
+ * num_partitions -1 takes the broker default; replication factor must be -1 or 1 (one node).
+ * Explicit assignments are accepted when they only name node 0.
+ */
+import { defineApi } from "../api.js";
+import { errorOf } from "../errors.js";
+import { ErrorCode } from "../generated/error-codes.js";
+import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from "../generated/messages.js";
+
+/** Topics in one request: each costs a durable commit, and a request must stay bounded. */
+export const CREATE_TOPICS_PER_REQUEST_MAX = 10_000;
+
+export const CreateTopicsApi = defineApi<CreateTopicsRequest, CreateTopicsResponse>({
+  key: CreateTopics.apiKey,
+  name: CreateTopics.name,
+  minVersion: 0,
+  maxVersion: 4,
+  request: CreateTopics.request,
+  response: CreateTopics.response,
+  async handle(req, ctx) {
+    const { engine } = ctx;
+    const seen = new Map<string, number>();
+    for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+    const topics = await Promise.all(
+      req.topics.map(async (t) => {
+        const fail = (errorCode: number, errorMessage: string) => ({ name: t.name, errorCode, errorMessage });
+        if (req.topics.length > CREATE_TOPICS_PER_REQUEST_MAX) {
+          return fail(ErrorCode.POLICY_VIOLATION, `at most ${CREATE_TOPICS_PER_REQUEST_MAX} topics per request`);
+        }
+        if ((seen.get(t.name) ?? 0) > 1) return fail(ErrorCode.INVALID_REQUEST, "topic named twice in one request");
+        if (t.replicationFactor !== -1 && t.replicationFactor !== 1 && t.assignments.length === 0) {
+          return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor} > 1 available node`);
+        }
+        if (t.assignments.some((a) => a.brokerIds.some((b) => b !== 0))) {
+          return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "assignments may only name node 0");
+        }
+        const partitions =
+          t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? engine.defaultPartitions : t.numPartitions;
+        const configs: Record<string, string | null> = {};
+        for (const c of t.configs) configs[c.name] = c.value;
+        try {
+          await engine.createTopic(t.name, partitions, configs, req.validateOnly);
+          return { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
+        } catch (err) {
+          const e = errorOf(err);
+          return fail(e.code, e.message);
+        }
+      }),
+    );
+    return { throttleTimeMs: 0, topics };
+  },
+});

@@ -1,0 +1,18 @@
+import type { WriteOp } from "./sql.js";
+
+/** Messages between the main thread (Writer) and the writer worker. */
+export type ToWorker =
+  | { readonly type: "commit"; readonly id: number; readonly ops: readonly WriteOp[] }
+  | { readonly type: "close" };
+
+export type FromWorker =
+  | { readonly type: "ready" }
+  | { readonly type: "committed"; readonly id: number; readonly commitUs: number }
+  | { readonly type: "failed"; readonly id: number; readonly code: string; readonly message: string }
+  | { readonly type: "closed" };
+
+export interface WriterWorkerData {
+  readonly path: string;
+  /** Test hook: fail commits whose ops include this SQL name (fault injection, see storage/README.md). */
+  readonly failOn?: string;
+}

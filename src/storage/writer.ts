@@ -1,0 +1,173 @@
+/**
+ * Group commit on the main thread's side of the writer worker.
+ *
+ * Invariants:
+ *  1. At most one commit is in flight; everything submitted meanwhile joins the next one.
+ *  2. Commits are applied in submission order, so offsets assigned on the main thread reach
+ *     the file in order.
+ *  3. A submit() promise resolves only after the worker reported the commit holding its ops
+ *     as durable (synchronous=FULL). If that commit fails, it and every commit queued after it
+ *     reject (they may depend on it), and `onFailure` runs synchronously before any of those
+ *     rejections are observed, so the owner can reload its in-memory state from disk first.
+ */
+import { Worker } from "node:worker_threads";
+import { assert } from "../util/assert.js";
+import type { WriteOp } from "./sql.js";
+import type { FromWorker, ToWorker, WriterWorkerData } from "./writer-protocol.js";
+
+export class StorageError extends Error {
+  override name = "StorageError";
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Group {
+  id: number;
+  ops: WriteOp[];
+  transfer: ArrayBuffer[];
+  bytes: number;
+  waiters: { resolve: () => void; reject: (e: Error) => void }[];
+}
+
+export interface WriterStats {
+  commits: number;
+  opsCommitted: number;
+  lastCommitUs: number;
+}
+
+export class Writer {
+  private worker: Worker;
+  private nextGroupId = 1;
+  private pending: Group | null = null;
+  private inFlight: Group | null = null;
+  private flushScheduled = false;
+  private closing: Promise<void> | null = null;
+  private closedResolve: (() => void) | null = null;
+  readonly stats: WriterStats = { commits: 0, opsCommitted: 0, lastCommitUs: 0 };
+  /** Called synchronously when a commit fails, before the affected promises reject. */
+  onFailure: (err: StorageError) => void = () => {};
+
+  private constructor(worker: Worker) {
+    this.worker = worker;
+    worker.on("message", (msg: FromWorker) => this.onMessage(msg));
+    worker.on("error", (err) => this.failAll(new StorageError("WRITER_CRASHED", err.message)));
+  }
+
+  static async open(path: string, failOn?: string): Promise<Writer> {
+    const workerData: WriterWorkerData = { path, failOn };
+    const worker = new Worker(new URL("./writer-worker.js", import.meta.url), { workerData });
+    await new Promise<void>((resolve, reject) => {
+      const onMsg = (msg: FromWorker) => {
+        if (msg.type === "ready") {
+          worker.off("error", reject);
+          resolve();
+        }
+      };
+      worker.once("message", onMsg);
+      worker.once("error", reject);
+    });
+    return new Writer(worker);
+  }
+
+  /** Bytes queued for the next commit plus the one in flight: the owner applies backpressure on it. */
+  get queuedBytes(): number {
+    return (this.pending?.bytes ?? 0) + (this.inFlight?.bytes ?? 0);
+  }
+
+  get idle(): boolean {
+    return this.pending === null && this.inFlight === null;
+  }
+
+  /**
+   * Queues ops for the next commit. `transfer` lists ArrayBuffers that move to the worker
+   * without a copy (they must not be used afterwards); `bytes` counts toward queuedBytes.
+   */
+  submit(ops: readonly WriteOp[], transfer: readonly ArrayBuffer[] = [], bytes = 0): Promise<void> {
+    if (this.closing) return Promise.reject(new StorageError("CLOSED", "storage is closed"));
+    let group = this.pending;
+    if (!group) {
+      group = { id: this.nextGroupId++, ops: [], transfer: [], bytes: 0, waiters: [] };
+      this.pending = group;
+    }
+    for (const op of ops) group.ops.push(op);
+    for (const t of transfer) group.transfer.push(t);
+    group.bytes += bytes;
+    const g = group;
+    const promise = new Promise<void>((resolve, reject) => g.waiters.push({ resolve, reject }));
+    this.scheduleFlush();
+    return promise;
+  }
+
+  private scheduleFlush(): void {
+    if (this.inFlight || this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs after the I/O callbacks of this loop turn: requests that are already
+    // readable on other sockets join this commit instead of waiting for the next one.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight || !this.pending) return;
+    const group = this.pending;
+    this.pending = null;
+    this.inFlight = group;
+    const msg: ToWorker = { type: "commit", id: group.id, ops: group.ops };
+    this.worker.postMessage(msg, group.transfer);
+  }
+
+  private onMessage(msg: FromWorker): void {
+    switch (msg.type) {
+      case "committed": {
+        const group = this.inFlight;
+        assert(group && group.id === msg.id, "commit acknowledgement out of order");
+        this.inFlight = null;
+        this.stats.commits++;
+        this.stats.opsCommitted += group.ops.length;
+        this.stats.lastCommitUs = msg.commitUs;
+        for (const w of group.waiters) w.resolve();
+        if (this.pending) this.flush();
+        return;
+      }
+      case "failed":
+        this.failAll(new StorageError(msg.code, msg.message));
+        return;
+      case "closed":
+        this.closedResolve?.();
+        return;
+      case "ready":
+        return;
+    }
+  }
+
+  private failAll(err: StorageError): void {
+    const groups = [this.inFlight, this.pending].filter((g): g is Group => g !== null);
+    this.inFlight = null;
+    this.pending = null;
+    this.onFailure(err);
+    for (const g of groups) for (const w of g.waiters) w.reject(err);
+  }
+
+  /** Waits for every submitted commit, then closes the database (checkpointing the WAL). */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      while (!this.idle) {
+        const tail = this.pending ?? this.inFlight;
+        if (!tail) break;
+        await new Promise<void>((resolve) => tail.waiters.push({ resolve, reject: () => resolve() }));
+      }
+      const closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
+      this.worker.postMessage({ type: "close" } satisfies ToWorker);
+      await closed;
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+}
