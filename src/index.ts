@@ -1,5 +1,12 @@
 /** The public surface of the `oncedb` package. */
-export { OnceDB, type OnceDBOptions, type ListenAddress, type BoundAddresses } from "./oncedb.js";
-export { Engine, type EngineOptions, type TopicInfo, type AppendResult, type FetchResult } from "./engine/engine.js";
+
+export {
+  type AppendResult,
+  Engine,
+  type EngineOptions,
+  type FetchResult,
+  type TopicInfo,
+} from "./engine/engine.js";
 export { EngineError, type EngineErrorName } from "./engine/errors.js";
-export { encodeBatch, decodeRecords, type RecordInput, type DecodedRecord } from "./log/records.js";
+export { type DecodedRecord, decodeRecords, encodeBatch, type RecordInput } from "./log/records.js";
+export { type BoundAddresses, type ListenAddress, OnceDB, type OnceDBOptions } from "./oncedb.js";

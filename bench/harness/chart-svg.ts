@@ -101,7 +101,7 @@ function percentilesPanel(title: string, series: PercentileSeries[]): Panel {
     parts.push(text(PAD.l - 4, sy(t) + 3, fmtCompact(t), 'text-anchor="end" font-size="9"'));
   }
   const unit = series[0]?.unit ?? "";
-  parts.push(text(12, PAD.t + 2, `${unit}${log ? " (log)" : ""}`, 'font-size="9"'));
+  parts.push(text(W - PAD.r, 16, `${unit}${log ? ", log scale" : ""}`, 'text-anchor="end" font-size="9"'));
   const groupW = (W - PAD.l - PAD.r) / keys.length;
   const barW = Math.min(22, (groupW * 0.8) / Math.max(1, series.length));
   keys.forEach(([k, name], gi) => {
@@ -124,12 +124,15 @@ function percentilesPanel(title: string, series: PercentileSeries[]): Panel {
 }
 
 function legend(labels: string[]): string {
+  const cols = Math.max(1, Math.min(3, labels.length));
+  const colW = (W - PAD.l - 8) / cols;
+  const maxChars = Math.floor((colW - 14) / 5.2);
   return labels
-    .slice(0, 8)
+    .slice(0, 6)
     .map((l, i) => {
-      const x = PAD.l + (i % 3) * 112;
-      const y = H - 12 + Math.floor(i / 3) * 11 - (labels.length > 3 ? 6 : 0);
-      const s = l.length > 18 ? `${l.slice(0, 17)}…` : l;
+      const x = PAD.l + (i % cols) * colW;
+      const y = H - 12 + Math.floor(i / cols) * 11 - (labels.length > cols ? 6 : 0);
+      const s = l.length > maxChars ? `${l.slice(0, maxChars - 1)}…` : l;
       return `<rect x="${x}" y="${y - 7}" width="8" height="8" fill="${COLORS[i % COLORS.length]}"/>${text(x + 11, y, s, 'font-size="9"')}`;
     })
     .join("");
@@ -158,7 +161,7 @@ function seriesPanel(title: string, series: TimeSeries[]): Panel {
   for (let t = 0, i = 0; t <= xmax * 1.001 && i < 15; t += xstep, i++) {
     parts.push(text(sx(t), y0 + 11, `${fmtCompact(t)}s`, 'text-anchor="middle" font-size="9"'));
   }
-  parts.push(text(12, PAD.t + 2, series[0]?.unit ?? "", 'font-size="9"'));
+  parts.push(text(W - PAD.r, 16, series[0]?.unit ?? "", 'text-anchor="end" font-size="9"'));
   series.forEach((s, i) => {
     const d = s.points
       .slice(0, 5000)

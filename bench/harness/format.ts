@@ -39,7 +39,7 @@ export function fmtRatio(s: Stat | undefined): string {
 export function fmtRef(r: Reference | undefined): string {
   if (!r) return "";
   const v = typeof r.value === "number" ? fmtNum(r.value) : fmtStat(r.value);
-  return `${r.name}: ${v}${r.source === "published" ? " (published)" : ""}`;
+  return `${r.name ? `${r.name}: ` : ""}${v}${r.source === "published" ? " (published)" : ""}`;
 }
 
 export function refValue(r: Reference | undefined): number {

@@ -68,6 +68,19 @@ export async function createTopic(
   }
 }
 
+/** Sum of the high watermarks of `topic`'s partitions (records stored, when it started empty). */
+export async function highWatermarkSum(broker: string, topic: string): Promise<number> {
+  const kafka = new Kafka({ clientId: "oncedb-bench-admin", brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  const admin = kafka.admin();
+  try {
+    await withTimeout(admin.connect(), 15_000, "admin connect");
+    const offs = await withTimeout(admin.fetchTopicOffsets(topic), 30_000, "fetchTopicOffsets");
+    return offs.reduce((a, o) => a + Number(o.high), 0);
+  } finally {
+    await withTimeout(admin.disconnect(), 5000, "admin disconnect").catch(() => undefined);
+  }
+}
+
 export interface Metered<R> {
   result: R;
   /** Server CPU in cores over the load's measurement window. */

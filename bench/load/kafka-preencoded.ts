@@ -40,6 +40,8 @@ export interface PreencodedConfig {
 
 export interface PreencodedResult {
   records: number;
+  /** Records acknowledged without error over the whole run (warm-up and drain included). */
+  ackedTotal: number;
   payloadBytes: number;
   wireBytes: number;
   requests: number;
@@ -148,6 +150,7 @@ async function main(): Promise<PreencodedResult> {
   const windowEnd = windowStart + cfg.durationMs;
   const buckets = new Buckets(t0, cfg.bucketMs);
   let records = 0;
+  let ackedTotal = 0;
   let payloadBytes = 0;
   let wireBytes = 0;
   let requests = 0;
@@ -226,7 +229,10 @@ async function main(): Promise<PreencodedResult> {
               requests++;
               latency.add(now - p.sentAt);
             }
-            if (res.errors.length === 0) buckets.add(p.records, now);
+            if (res.errors.length === 0) {
+              buckets.add(p.records, now);
+              ackedTotal += p.records;
+            }
             if (now < windowEnd && !fatal) sendOne();
             else stopped = true;
           }
@@ -260,6 +266,7 @@ async function main(): Promise<PreencodedResult> {
   const seconds = cfg.durationMs / 1000;
   return {
     records,
+    ackedTotal,
     payloadBytes,
     wireBytes,
     requests,

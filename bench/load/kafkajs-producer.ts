@@ -21,6 +21,8 @@ export interface KafkajsProducerConfig {
 
 export interface KafkajsProducerResult {
   records: number;
+  /** Records acknowledged over the whole run, including the metadata-priming send. */
+  ackedTotal: number;
   sends: number;
   seconds: number;
   recordsPerSec: number;
@@ -61,6 +63,7 @@ async function main(): Promise<KafkajsProducerResult> {
   const windowEnd = windowStart + cfg.durationMs;
   const buckets = new Buckets(t0, cfg.bucketMs);
   let records = 0;
+  let ackedTotal = 1;
   let sends = 0;
   let errors = 0;
   let firstError = "";
@@ -87,6 +90,7 @@ async function main(): Promise<KafkajsProducerResult> {
       }
       const b = performance.now();
       buckets.add(messages.length, b);
+      ackedTotal += messages.length;
       if (b >= windowStart && b < windowEnd) {
         records += messages.length;
         sends++;
@@ -107,6 +111,7 @@ async function main(): Promise<KafkajsProducerResult> {
   const seconds = cfg.durationMs / 1000;
   return {
     records,
+    ackedTotal,
     sends,
     seconds,
     recordsPerSec: records / seconds,

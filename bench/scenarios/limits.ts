@@ -95,8 +95,8 @@ export const limitsScenario: Scenario = {
     const tcpStat = summarize(tcps.map((t) => t.mbPerSec));
     const syncP = medianPercentiles(lats.map((l) => l.syncMs));
     const blockP = medianPercentiles(appends.map((a) => a.blockMs));
-    const measured = (name: string, values: number[], unit: string) => ({
-      name,
+    const measured = (_name: string, values: number[], unit: string) => ({
+      name: "",
       value: summarize(values),
       unit,
       source: "measured" as const,

@@ -19,6 +19,8 @@ function timing(quick: boolean) {
   return quick ? { warmupMs: 500, durationMs: 1500 } : { warmupMs: 1000, durationMs: 4000 };
 }
 
+const firstLine = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0] : String(e));
+
 interface Round {
   recordsPerSec: number;
   startupMs: number;
@@ -58,7 +60,13 @@ export const partitionsScaleScenario: Scenario = {
         const dir = tempDir(opts.dataRoot, `partitions-${n}`);
         dirs.set(n, dir);
         progress.step(`partitions-scale: create topic with ${fmtNum(n)} partitions`, 3000 + n / 5);
-        const server = await OnceServer.start({ cli: opts.oncedbCli, dataDir: dir });
+        let server: OnceServer;
+        try {
+          server = await OnceServer.start({ cli: opts.oncedbCli, dataDir: dir });
+        } catch (e) {
+          failures.push(`${fmtNum(n)} partitions, first start: ${firstLine(e)}`);
+          continue;
+        }
         try {
           const info = await createTopic(server.kafkaAddress, TOPIC, n, 300_000);
           created.set(n, {
@@ -69,6 +77,8 @@ export const partitionsScaleScenario: Scenario = {
           });
           if (info.partitions !== n)
             notes.push(`${fmtNum(n)}: wanted ${n} partitions, got ${info.partitions} via ${info.how}.`);
+        } catch (e) {
+          failures.push(`${fmtNum(n)} partitions, create topic: ${firstLine(e)}`);
         } finally {
           const stop = await server.stop();
           notes.push(...serverNotes(server, stop).map((s) => `${fmtNum(n)} partitions, create: ${s}`));
@@ -85,11 +95,18 @@ export const partitionsScaleScenario: Scenario = {
             `partitions-scale: ${fmtNum(n)} partitions, round ${r + 1}/${opts.runs}`,
             t.warmupMs + t.durationMs + 2000,
           );
-          const server = await OnceServer.start({
-            cli: opts.oncedbCli,
-            dataDir: dirs.get(n)!,
-            readyTimeoutMs: 300_000,
-          });
+          let server: OnceServer;
+          try {
+            server = await OnceServer.start({
+              cli: opts.oncedbCli,
+              dataDir: dirs.get(n)!,
+              readyTimeoutMs: 300_000,
+            });
+          } catch (e) {
+            rounds.get(n)!.push(undefined);
+            failures.push(`${fmtNum(n)} partitions, round ${r + 1}, start: ${firstLine(e)}`);
+            continue;
+          }
           try {
             const m = await runPreencoded(
               server,
@@ -116,7 +133,7 @@ export const partitionsScaleScenario: Scenario = {
             });
           } catch (e) {
             rounds.get(n)!.push(undefined);
-            const msg = `${fmtNum(n)} partitions, round ${r + 1}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+            const msg = `${fmtNum(n)} partitions, round ${r + 1}: ${firstLine(e)}`;
             failures.push(msg);
             ctx.log(`  ! ${msg}`);
           } finally {

@@ -16,10 +16,26 @@ program
   .command("serve")
   .description("run the server")
   .option("--data <dir>", "data directory (env ONCEDB_DATA)", process.env.ONCEDB_DATA ?? "./data")
-  .option("--kafka <host:port|off>", "Kafka listener (env ONCEDB_KAFKA)", process.env.ONCEDB_KAFKA ?? "127.0.0.1:9092")
-  .option("--nats <host:port|off>", "NATS listener (env ONCEDB_NATS)", process.env.ONCEDB_NATS ?? "127.0.0.1:4222")
-  .option("--http <host:port|off>", "HTTP listener (env ONCEDB_HTTP)", process.env.ONCEDB_HTTP ?? "127.0.0.1:8080")
-  .option("--advertise <host:port>", "address Kafka clients are told to use (env ONCEDB_ADVERTISE)", process.env.ONCEDB_ADVERTISE)
+  .option(
+    "--kafka <host:port|off>",
+    "Kafka listener (env ONCEDB_KAFKA)",
+    process.env.ONCEDB_KAFKA ?? "127.0.0.1:9092",
+  )
+  .option(
+    "--nats <host:port|off>",
+    "NATS listener (env ONCEDB_NATS)",
+    process.env.ONCEDB_NATS ?? "127.0.0.1:4222",
+  )
+  .option(
+    "--http <host:port|off>",
+    "HTTP listener (env ONCEDB_HTTP)",
+    process.env.ONCEDB_HTTP ?? "127.0.0.1:8080",
+  )
+  .option(
+    "--advertise <host:port>",
+    "address Kafka clients are told to use (env ONCEDB_ADVERTISE)",
+    process.env.ONCEDB_ADVERTISE,
+  )
   .option("--partitions <n>", "partitions of auto-created topics", process.env.ONCEDB_PARTITIONS ?? "1")
   .option("--no-auto-create-topics", "do not create topics on first use")
   .option("--frame-max-bytes <n>", "largest Kafka request frame accepted", String(100 * 1024 * 1024))
@@ -30,12 +46,17 @@ program
     try {
       const kafka = parseListen(opts.kafka, "--kafka");
       const advertise = opts.advertise ? parseListen(opts.advertise, "--advertise") : null;
-      for (const [flag, value] of [["--nats", opts.nats], ["--http", opts.http]] as const) {
+      for (const [flag, value] of [
+        ["--nats", opts.nats],
+        ["--http", opts.http],
+      ] as const) {
         const addr = parseListen(value, flag);
-        if (addr) logger.info({ flag, value }, `${flag} accepted but ignored: this build has no such listener yet`);
+        if (addr)
+          logger.info({ flag, value }, `${flag} accepted but ignored: this build has no such listener yet`);
       }
       const partitions = Number(opts.partitions);
-      if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`--partitions must be a positive integer`);
+      if (!Number.isInteger(partitions) || partitions < 1)
+        throw new Error(`--partitions must be a positive integer`);
       db = await OnceDB.start({
         dataDir: opts.data,
         kafka,

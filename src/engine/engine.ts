@@ -27,8 +27,8 @@ import { EngineError, type EngineErrorName } from "./errors.js";
 import { type CommittedOffset, GroupOffsets, OFFSET_METADATA_BYTES_MAX } from "./group-offsets.js";
 import { Retention } from "./retention.js";
 import {
-  effectiveConfig,
   type EffectiveTopicConfig,
+  effectiveConfig,
   TOPIC_CONFIG_DEFAULTS,
   topicNameProblem,
   validateTopicConfigs,
@@ -180,13 +180,18 @@ export class Engine extends EventEmitter {
       this.nextPartitionId = Math.max(this.nextPartitionId, id + 1);
       this.partitionCount++;
     }
-    const maxDeleted = db.prepare("SELECT MAX(id) FROM deleted_partitions").pluck(true).get() as number | null;
+    const maxDeleted = db.prepare("SELECT MAX(id) FROM deleted_partitions").pluck(true).get() as
+      | number
+      | null;
     if (maxDeleted !== null) this.nextPartitionId = Math.max(this.nextPartitionId, maxDeleted + 1);
     this.offsets.load(db);
   }
 
   private onStorageFailure(err: StorageError): void {
-    this.logger?.error({ err: { code: err.code, message: err.message } }, "commit failed; reloading state from disk");
+    this.logger?.error(
+      { err: { code: err.code, message: err.message } },
+      "commit failed; reloading state from disk",
+    );
     this.loadFromDisk();
     this.emit("storage-error", err);
   }
@@ -241,13 +246,22 @@ export class Engine extends EventEmitter {
     if (this.topics.has(name)) {
       return Promise.reject(new EngineError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`));
     }
-    if (!Number.isInteger(numPartitions) || numPartitions < 1 || numPartitions > Limits.partitionsPerTopicMax) {
+    if (
+      !Number.isInteger(numPartitions) ||
+      numPartitions < 1 ||
+      numPartitions > Limits.partitionsPerTopicMax
+    ) {
       return Promise.reject(
-        new EngineError("INVALID_PARTITIONS", `partitions must be 1..${Limits.partitionsPerTopicMax}, got ${numPartitions}`),
+        new EngineError(
+          "INVALID_PARTITIONS",
+          `partitions must be 1..${Limits.partitionsPerTopicMax}, got ${numPartitions}`,
+        ),
       );
     }
     if (this.partitionCount + numPartitions > Limits.partitionsMax) {
-      return Promise.reject(new EngineError("POLICY_VIOLATION", `more than ${Limits.partitionsMax} partitions in all`));
+      return Promise.reject(
+        new EngineError("POLICY_VIOLATION", `more than ${Limits.partitionsMax} partitions in all`),
+      );
     }
     let valid: Record<string, string>;
     try {
@@ -293,10 +307,19 @@ export class Engine extends EventEmitter {
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     const have = topic.partitions.length;
     if (totalCount <= have) {
-      throw new EngineError("INVALID_PARTITIONS", `topic ${name} has ${have} partitions; new count must be larger`);
+      throw new EngineError(
+        "INVALID_PARTITIONS",
+        `topic ${name} has ${have} partitions; new count must be larger`,
+      );
     }
-    if (totalCount > Limits.partitionsPerTopicMax || this.partitionCount + totalCount - have > Limits.partitionsMax) {
-      throw new EngineError("INVALID_PARTITIONS", `at most ${Limits.partitionsPerTopicMax} partitions per topic`);
+    if (
+      totalCount > Limits.partitionsPerTopicMax ||
+      this.partitionCount + totalCount - have > Limits.partitionsMax
+    ) {
+      throw new EngineError(
+        "INVALID_PARTITIONS",
+        `at most ${Limits.partitionsPerTopicMax} partitions per topic`,
+      );
     }
     if (validateOnly) return;
     const ops: WriteOp[] = [];
@@ -309,7 +332,10 @@ export class Engine extends EventEmitter {
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     this.topics.delete(name);
     this.partitionCount -= topic.partitions.length;
-    const ops: WriteOp[] = [["deleteTopic", [topic.id]], ["deleteTopicGroupOffsets", [name]]];
+    const ops: WriteOp[] = [
+      ["deleteTopic", [topic.id]],
+      ["deleteTopicGroupOffsets", [name]],
+    ];
     for (const p of topic.partitions) {
       p.deleted = true;
       p.wake();
@@ -374,10 +400,23 @@ export class Engine extends EventEmitter {
   }
 
   /** Reads whole batches from `offset` (the batch containing it first), bounded by maxBytes. */
-  fetch(topicName: string, partitionIndex: number, offset: number, maxBytes: number, _isolation: IsolationLevel): FetchResult {
+  fetch(
+    topicName: string,
+    partitionIndex: number,
+    offset: number,
+    maxBytes: number,
+    _isolation: IsolationLevel,
+  ): FetchResult {
     const p = this.partition(topicName, partitionIndex);
     if (!p) {
-      return { error: "UNKNOWN_TOPIC_OR_PARTITION", highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, batches: [], bytes: 0 };
+      return {
+        error: "UNKNOWN_TOPIC_OR_PARTITION",
+        highWatermark: -1,
+        lastStableOffset: -1,
+        logStartOffset: -1,
+        batches: [],
+        bytes: 0,
+      };
     }
     const base = {
       highWatermark: p.highWatermark,
@@ -452,10 +491,14 @@ export class Engine extends EventEmitter {
   /** Kafka's DeleteRecords: moves the log start offset forward (-1 means the high watermark). */
   async deleteRecords(topicName: string, partitionIndex: number, offset: number): Promise<number> {
     const p = this.partition(topicName, partitionIndex);
-    if (!p) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${topicName}-${partitionIndex}`);
+    if (!p)
+      throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${topicName}-${partitionIndex}`);
     const target = offset === -1 ? p.highWatermark : offset;
     if (target < 0 || target > p.highWatermark) {
-      throw new EngineError("OFFSET_OUT_OF_RANGE", `offset ${offset} is beyond the high watermark ${p.highWatermark}`);
+      throw new EngineError(
+        "OFFSET_OUT_OF_RANGE",
+        `offset ${offset} is beyond the high watermark ${p.highWatermark}`,
+      );
     }
     await this.truncateBefore(p, target);
     return p.logStartOffset;
@@ -507,7 +550,12 @@ export class Engine extends EventEmitter {
       if (e.metadata !== null && Buffer.byteLength(e.metadata) > OFFSET_METADATA_BYTES_MAX) {
         return "OFFSET_METADATA_TOO_LARGE";
       }
-      const c: CommittedOffset = { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata, commitMs: now };
+      const c: CommittedOffset = {
+        offset: e.offset,
+        leaderEpoch: e.leaderEpoch,
+        metadata: e.metadata,
+        commitMs: now,
+      };
       ops.push(this.offsets.upsertOp(groupId, e.topic, e.partition, c));
       accepted.push([e, c]);
       return "NONE";

@@ -19,7 +19,10 @@ export const OFFSET_METADATA_BYTES_MAX = 4096;
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 export class GroupOffsets {
-  private readonly groups = new Map<string, Map<string, CommittedOffset & { topic: string; partition: number }>>();
+  private readonly groups = new Map<
+    string,
+    Map<string, CommittedOffset & { topic: string; partition: number }>
+  >();
 
   load(db: Database.Database): void {
     this.groups.clear();
@@ -57,7 +60,10 @@ export class GroupOffsets {
   }
 
   upsertOp(groupId: string, topic: string, partition: number, c: CommittedOffset): WriteOp {
-    return ["upsertGroupOffset", [groupId, topic, partition, c.offset, c.leaderEpoch, c.metadata, c.commitMs]];
+    return [
+      "upsertGroupOffset",
+      [groupId, topic, partition, c.offset, c.leaderEpoch, c.metadata, c.commitMs],
+    ];
   }
 
   removeGroup(groupId: string): void {

@@ -33,10 +33,13 @@ export const TOPIC_CONFIG_DEFAULTS: Readonly<Record<string, string>> = {
 };
 
 /** Values we act on must parse; the rest are only checked to be known names. */
-export function validateTopicConfigs(configs: Readonly<Record<string, string | null>>): Record<string, string> {
+export function validateTopicConfigs(
+  configs: Readonly<Record<string, string | null>>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(configs)) {
-    if (!(name in TOPIC_CONFIG_DEFAULTS)) throw new EngineError("INVALID_CONFIG", `unknown topic config ${name}`);
+    if (!(name in TOPIC_CONFIG_DEFAULTS))
+      throw new EngineError("INVALID_CONFIG", `unknown topic config ${name}`);
     if (value === null) continue;
     switch (name) {
       case "retention.ms":
@@ -57,7 +60,10 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string | n
         break;
       case "message.timestamp.type":
         if (value !== "CreateTime") {
-          throw new EngineError("INVALID_CONFIG", `message.timestamp.type ${value} is not supported (only CreateTime)`);
+          throw new EngineError(
+            "INVALID_CONFIG",
+            `message.timestamp.type ${value} is not supported (only CreateTime)`,
+          );
         }
         break;
     }
@@ -86,8 +92,10 @@ export const TOPIC_NAME_LENGTH_MAX = 249;
 
 export function topicNameProblem(name: string): string | null {
   if (name.length === 0) return "topic name is empty";
-  if (name.length > TOPIC_NAME_LENGTH_MAX) return `topic name longer than ${TOPIC_NAME_LENGTH_MAX} characters`;
+  if (name.length > TOPIC_NAME_LENGTH_MAX)
+    return `topic name longer than ${TOPIC_NAME_LENGTH_MAX} characters`;
   if (name === "." || name === "..") return `topic name cannot be "${name}"`;
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return "topic name may contain only ASCII letters, digits, '.', '_' and '-'";
+  if (!/^[a-zA-Z0-9._-]+$/.test(name))
+    return "topic name may contain only ASCII letters, digits, '.', '_' and '-'";
   return null;
 }

@@ -32,7 +32,9 @@ export class LogReader {
         "SELECT base_offset, last_offset, data FROM batches WHERE partition_id = ? AND last_offset >= ? AND base_offset < ? ORDER BY last_offset",
       )
       .raw(true);
-    this.maxLastOffsetStmt = db.prepare("SELECT MAX(last_offset) FROM batches WHERE partition_id = ?").pluck(true);
+    this.maxLastOffsetStmt = db
+      .prepare("SELECT MAX(last_offset) FROM batches WHERE partition_id = ?")
+      .pluck(true);
     this.metaFromStmt = db
       .prepare(
         "SELECT base_offset, last_offset, max_timestamp, size FROM batches WHERE partition_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT ?",
@@ -43,7 +45,9 @@ export class LogReader {
         "SELECT base_offset, last_offset, data FROM batches WHERE partition_id = ? AND last_offset >= ? AND max_timestamp >= ? ORDER BY last_offset LIMIT 1",
       )
       .raw(true);
-    this.sizeStmt = db.prepare("SELECT COALESCE(SUM(size), 0) FROM batches WHERE partition_id = ?").pluck(true);
+    this.sizeStmt = db
+      .prepare("SELECT COALESCE(SUM(size), 0) FROM batches WHERE partition_id = ?")
+      .pluck(true);
     this.maxTimestampStmt = db
       .prepare(
         "SELECT base_offset, last_offset, max_timestamp, data FROM batches WHERE partition_id = ? AND last_offset >= ? ORDER BY max_timestamp DESC, last_offset LIMIT 1",
@@ -90,8 +94,13 @@ export class LogReader {
     return row ? { baseOffset: row[0], lastOffset: row[1], data: row[2] } : null;
   }
 
-  batchWithMaxTimestamp(partitionId: number, fromOffset: number): (StoredBatch & { maxTimestamp: number }) | null {
-    const row = this.maxTimestampStmt.get(partitionId, fromOffset) as [number, number, number, Buffer] | undefined;
+  batchWithMaxTimestamp(
+    partitionId: number,
+    fromOffset: number,
+  ): (StoredBatch & { maxTimestamp: number }) | null {
+    const row = this.maxTimestampStmt.get(partitionId, fromOffset) as
+      | [number, number, number, Buffer]
+      | undefined;
     return row ? { baseOffset: row[0], lastOffset: row[1], maxTimestamp: row[2], data: row[3] } : null;
   }
 

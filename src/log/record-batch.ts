@@ -93,13 +93,19 @@ export function checkProducedBatch(buf: Buffer, maxBatchBytes: number): BatchChe
   const batchLength = buf.readInt32BE(BatchField.batchLength);
   const size = batchLength + BATCH_LOG_OVERHEAD_BYTES;
   if (batchLength < RECORD_BATCH_HEADER_BYTES - BATCH_LOG_OVERHEAD_BYTES || size > buf.length) {
-    return reject("CORRUPT_MESSAGE", `record batch length ${batchLength} does not fit the ${buf.length} bytes sent`);
+    return reject(
+      "CORRUPT_MESSAGE",
+      `record batch length ${batchLength} does not fit the ${buf.length} bytes sent`,
+    );
   }
   if (size < buf.length) {
     return reject("INVALID_RECORD", "a produce request must hold exactly one record batch per partition");
   }
   if (size > maxBatchBytes) {
-    return reject("MESSAGE_TOO_LARGE", `record batch of ${size} bytes exceeds max.message.bytes ${maxBatchBytes}`);
+    return reject(
+      "MESSAGE_TOO_LARGE",
+      `record batch of ${size} bytes exceeds max.message.bytes ${maxBatchBytes}`,
+    );
   }
   const crc = buf.readUInt32BE(BatchField.crc);
   const actual = crc32c(buf.subarray(BatchField.attributes, size));

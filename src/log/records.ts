@@ -12,7 +12,13 @@
 import { gunzipSync } from "node:zlib";
 import { crc32c } from "@node-rs/crc32";
 import { assert } from "../util/assert.js";
-import { Attr, BATCH_LOG_OVERHEAD_BYTES, BatchField, Compression, RECORD_BATCH_HEADER_BYTES } from "./record-batch.js";
+import {
+  Attr,
+  BATCH_LOG_OVERHEAD_BYTES,
+  BatchField,
+  Compression,
+  RECORD_BATCH_HEADER_BYTES,
+} from "./record-batch.js";
 
 export interface RecordHeader {
   readonly key: string;
@@ -79,7 +85,9 @@ export function encodeBatch(input: BatchInput): Buffer {
     const ts = rec.timestampMs ?? now;
     if (ts > maxTs) maxTs = ts;
     const tsDelta = ts - baseTs;
-    const hdrs = (rec.headers ?? []).map((h) => [Buffer.from(h.key, "utf8"), h.value] as [Buffer, Buffer | null]);
+    const hdrs = (rec.headers ?? []).map(
+      (h) => [Buffer.from(h.key, "utf8"), h.value] as [Buffer, Buffer | null],
+    );
     let size = 1 + varintSize(tsDelta) + varintSize(i);
     size += rec.key ? varintSize(rec.key.length) + rec.key.length : 1;
     size += rec.value ? varintSize(rec.value.length) + rec.value.length : 1;

@@ -18,7 +18,8 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 128 * 1024 * 1024;
 export function applyPragmas(db: BetterSqlite3.Database, role: "writer" | "reader"): void {
   db.pragma(`page_size = ${PAGE_SIZE_BYTES}`);
   const mode = db.pragma("journal_mode = WAL", { simple: true });
-  if (String(mode).toLowerCase() !== "wal") throw new Error(`could not enable WAL mode (got ${String(mode)})`);
+  if (String(mode).toLowerCase() !== "wal")
+    throw new Error(`could not enable WAL mode (got ${String(mode)})`);
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");

@@ -40,7 +40,8 @@ function statement(name: WriteSqlName): Database.Statement {
 
 function toSqlValue(p: unknown): unknown {
   // Buffers arrive as plain Uint8Arrays after a transfer; better-sqlite3 binds Buffers as BLOBs.
-  if (p instanceof Uint8Array && !Buffer.isBuffer(p)) return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+  if (p instanceof Uint8Array && !Buffer.isBuffer(p))
+    return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
   return p;
 }
 

@@ -3,7 +3,7 @@
  * this table, so adding an API here is what makes clients use it.
  */
 import type { KafkaApi } from "./api.js";
-import { advertised, ApiVersionsApi } from "./handlers/api-versions.js";
+import { ApiVersionsApi, advertised } from "./handlers/api-versions.js";
 import { CreatePartitionsApi } from "./handlers/create-partitions.js";
 import { CreateTopicsApi } from "./handlers/create-topics.js";
 import { DeleteGroupsApi } from "./handlers/delete-groups.js";
@@ -24,6 +24,7 @@ import { OffsetFetchApi } from "./handlers/offset-fetch.js";
 import { ProduceApi } from "./handlers/produce.js";
 import { SyncGroupApi } from "./handlers/sync-group.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: a table of handlers with different request/response types
 const apis: KafkaApi<any, any>[] = [
   ProduceApi,
   FetchApi,

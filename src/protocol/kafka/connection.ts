@@ -17,12 +17,12 @@ import type net from "node:net";
 import type { Logger } from "pino";
 import type { Engine } from "../../engine/engine.js";
 import { type KafkaApi, NO_RESPONSE, type RequestContext } from "./api.js";
-import { ApiVersionsApi, unsupportedVersionResponse } from "./handlers/api-versions.js";
+import { decodeMessage, encodeMessage } from "./codec/codec.js";
 import { KafkaDecodeError } from "./codec/errors.js";
+import { decodeRequestHeader, requestHeaderVersion, responseHeaderVersion } from "./codec/header.js";
 import { Reader } from "./codec/reader.js";
 import { Writer } from "./codec/writer.js";
-import { decodeMessage, encodeMessage } from "./codec/codec.js";
-import { decodeRequestHeader, requestHeaderVersion, responseHeaderVersion } from "./codec/header.js";
+import { ApiVersionsApi, unsupportedVersionResponse } from "./handlers/api-versions.js";
 
 /** Smallest request header: apiKey (2) + apiVersion (2) + correlationId (4). */
 const REQUEST_HEADER_BYTES_MIN = 8;
@@ -64,7 +64,9 @@ export class KafkaConnection {
       this.pausedForWrite = false;
       this.updateFlow();
     });
-    socket.on("error", (err) => this.opts.logger?.debug({ remote: this.remote, err: err.message }, "socket error"));
+    socket.on("error", (err) =>
+      this.opts.logger?.debug({ remote: this.remote, err: err.message }, "socket error"),
+    );
     socket.on("close", () => this.onClosed());
     this.engine.on("drain", this.onEngineDrain);
   }
@@ -103,7 +105,10 @@ export class KafkaConnection {
       while (!this.closed && this.buffered >= 4 && !this.mustStop()) {
         const len = this.peekLength();
         if (len < REQUEST_HEADER_BYTES_MIN || len > this.opts.frameBytesMax) {
-          this.fail("closing connection: bad frame length", { frameBytes: len, frameBytesMax: this.opts.frameBytesMax });
+          this.fail("closing connection: bad frame length", {
+            frameBytes: len,
+            frameBytesMax: this.opts.frameBytesMax,
+          });
           return;
         }
         if (this.buffered < 4 + len) break;
@@ -226,7 +231,12 @@ export class KafkaConnection {
     }
   }
 
-  private encodeResponse(api: KafkaApi, apiVersion: number, correlationId: number, response: unknown): Buffer[] {
+  private encodeResponse(
+    api: KafkaApi,
+    apiVersion: number,
+    correlationId: number,
+    response: unknown,
+  ): Buffer[] {
     const w = new Writer({ frame: true });
     w.int32(correlationId);
     if (responseHeaderVersion(api.key, apiVersion) >= 1) w.uvarint(0); // empty tagged fields

@@ -47,7 +47,9 @@ export class KafkaServer {
       });
     });
     const addr = this.server.address() as net.AddressInfo;
-    const host = this.opts.advertise?.host ?? (addr.address === "0.0.0.0" || addr.address === "::" ? "127.0.0.1" : addr.address);
+    const host =
+      this.opts.advertise?.host ??
+      (addr.address === "0.0.0.0" || addr.address === "::" ? "127.0.0.1" : addr.address);
     this.broker = { nodeId: 0, host, port: this.opts.advertise?.port ?? addr.port };
     return { host: addr.address, port: addr.port };
   }

@@ -126,7 +126,8 @@ describe("golden bytes", () => {
     const decoded = decodeRequestFrame(ProduceRequestSchema, frame);
     assert.deepStrictEqual(decoded.body, body);
     const got = decoded.body.topicData[0].partitionData[0].records as Buffer;
-    assert.equal(got.buffer, golden.buffer, "records decode as a view of the request");
+    frame[frame.length - 1] = 0xff;
+    assert.equal(got[got.length - 1], 0xff, "records decode as a view of the request");
   });
 
   it("Fetch v11 response with one partition and a records buffer", () => {

@@ -23,7 +23,11 @@ export const CreatePartitionsApi = defineApi<CreatePartitionsRequest, CreatePart
     const results = await Promise.all(
       req.topics.map(async (t) => {
         if (t.assignments?.some((a) => a.brokerIds.some((b) => b !== 0))) {
-          return { name: t.name, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: "assignments may only name node 0" };
+          return {
+            name: t.name,
+            errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            errorMessage: "assignments may only name node 0",
+          };
         }
         try {
           await ctx.engine.createPartitions(t.name, t.count, req.validateOnly);

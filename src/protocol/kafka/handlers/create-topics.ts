@@ -29,17 +29,28 @@ export const CreateTopicsApi = defineApi<CreateTopicsRequest, CreateTopicsRespon
       req.topics.map(async (t) => {
         const fail = (errorCode: number, errorMessage: string) => ({ name: t.name, errorCode, errorMessage });
         if (req.topics.length > CREATE_TOPICS_PER_REQUEST_MAX) {
-          return fail(ErrorCode.POLICY_VIOLATION, `at most ${CREATE_TOPICS_PER_REQUEST_MAX} topics per request`);
+          return fail(
+            ErrorCode.POLICY_VIOLATION,
+            `at most ${CREATE_TOPICS_PER_REQUEST_MAX} topics per request`,
+          );
         }
-        if ((seen.get(t.name) ?? 0) > 1) return fail(ErrorCode.INVALID_REQUEST, "topic named twice in one request");
+        if ((seen.get(t.name) ?? 0) > 1)
+          return fail(ErrorCode.INVALID_REQUEST, "topic named twice in one request");
         if (t.replicationFactor !== -1 && t.replicationFactor !== 1 && t.assignments.length === 0) {
-          return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor} > 1 available node`);
+          return fail(
+            ErrorCode.INVALID_REPLICATION_FACTOR,
+            `replication factor ${t.replicationFactor} > 1 available node`,
+          );
         }
         if (t.assignments.some((a) => a.brokerIds.some((b) => b !== 0))) {
           return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "assignments may only name node 0");
         }
         const partitions =
-          t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? engine.defaultPartitions : t.numPartitions;
+          t.assignments.length > 0
+            ? t.assignments.length
+            : t.numPartitions === -1
+              ? engine.defaultPartitions
+              : t.numPartitions;
         const configs: Record<string, string | null> = {};
         for (const c of t.configs) configs[c.name] = c.value;
         try {

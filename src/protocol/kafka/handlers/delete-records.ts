@@ -7,7 +7,11 @@
 import { defineApi } from "../api.js";
 import { errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
-import { DeleteRecords, type DeleteRecordsRequest, type DeleteRecordsResponse } from "../generated/messages.js";
+import {
+  DeleteRecords,
+  type DeleteRecordsRequest,
+  type DeleteRecordsResponse,
+} from "../generated/messages.js";
 
 export const DeleteRecordsApi = defineApi<DeleteRecordsRequest, DeleteRecordsResponse>({
   key: DeleteRecords.apiKey,

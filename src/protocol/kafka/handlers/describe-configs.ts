@@ -63,7 +63,12 @@ export const DescribeConfigsApi = defineApi<DescribeConfigsRequest, DescribeConf
             }));
         } else if (r.resourceType === ResourceType.broker) {
           if (r.resourceName !== "" && r.resourceName !== "0") {
-            return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown broker ${r.resourceName}`, configs: [] };
+            return {
+              ...base,
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: `unknown broker ${r.resourceName}`,
+              configs: [],
+            };
           }
           configs = Object.entries(brokerConfigs(ctx))
             .filter(([name]) => want(name))
@@ -79,7 +84,12 @@ export const DescribeConfigsApi = defineApi<DescribeConfigsRequest, DescribeConf
               documentation: null,
             }));
         } else {
-          return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unsupported resource type ${r.resourceType}`, configs: [] };
+          return {
+            ...base,
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: `unsupported resource type ${r.resourceType}`,
+            configs: [],
+          };
         }
         return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
       } catch (err) {

@@ -6,7 +6,11 @@
  *             client_host, member_metadata, member_assignment], authorized_operations (v3+)].
  */
 import { defineApi } from "../api.js";
-import { DescribeGroups, type DescribeGroupsRequest, type DescribeGroupsResponse } from "../generated/messages.js";
+import {
+  DescribeGroups,
+  type DescribeGroupsRequest,
+  type DescribeGroupsResponse,
+} from "../generated/messages.js";
 
 export const DescribeGroupsApi = defineApi<DescribeGroupsRequest, DescribeGroupsResponse>({
   key: DescribeGroups.apiKey,

@@ -29,7 +29,10 @@ import {
 
 function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLevel) {
   const { engine, config } = ctx;
-  let budget = Math.min(req.maxBytes > 0 ? req.maxBytes : config.fetchResponseBytesMax, config.fetchResponseBytesMax);
+  let budget = Math.min(
+    req.maxBytes > 0 ? req.maxBytes : config.fetchResponseBytesMax,
+    config.fetchResponseBytesMax,
+  );
   let total = 0;
   const watched: Partition[] = [];
   const responses: FetchResponseFetchableTopicResponse[] = req.topics.map((t) => ({
@@ -65,7 +68,8 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
   response: Fetch.response,
   async handle(req, ctx) {
     const isolation: IsolationLevel = req.isolationLevel === 1 ? "read_committed" : "read_uncommitted";
-    const deadline = ctx.engine.clock.nowMs() + Math.min(Math.max(req.maxWaitMs, 0), ctx.config.fetchMaxWaitMsMax);
+    const deadline =
+      ctx.engine.clock.nowMs() + Math.min(Math.max(req.maxWaitMs, 0), ctx.config.fetchMaxWaitMsMax);
     let result = readOnce(req, ctx, isolation);
     // Bounded: each turn waits for a change or the deadline, and the deadline is fixed.
     while (result.total < Math.max(req.minBytes, 1) && result.watched.length > 0) {

@@ -6,7 +6,11 @@
  */
 import { defineApi } from "../api.js";
 import { ErrorCode } from "../generated/error-codes.js";
-import { FindCoordinator, type FindCoordinatorRequest, type FindCoordinatorResponse } from "../generated/messages.js";
+import {
+  FindCoordinator,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+} from "../generated/messages.js";
 
 export const FindCoordinatorApi = defineApi<FindCoordinatorRequest, FindCoordinatorResponse>({
   key: FindCoordinator.apiKey,
@@ -18,8 +22,22 @@ export const FindCoordinatorApi = defineApi<FindCoordinatorRequest, FindCoordina
   handle(req, ctx) {
     const { broker } = ctx;
     if (req.keyType !== 0 && req.keyType !== 1) {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown key type ${req.keyType}`, nodeId: -1, host: "", port: -1 };
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.INVALID_REQUEST,
+        errorMessage: `unknown key type ${req.keyType}`,
+        nodeId: -1,
+        host: "",
+        port: -1,
+      };
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host: broker.host, port: broker.port };
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      nodeId: broker.nodeId,
+      host: broker.host,
+      port: broker.port,
+    };
   },
 });

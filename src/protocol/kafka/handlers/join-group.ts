@@ -36,7 +36,11 @@ export const JoinGroupApi = defineApi<JoinGroupRequest, JoinGroupResponse>({
       protocolName: r.protocolName ?? "",
       leader: r.leader,
       memberId: r.memberId,
-      members: r.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata })),
+      members: r.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        metadata: m.metadata,
+      })),
     };
   },
 });

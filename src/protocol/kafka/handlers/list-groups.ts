@@ -19,7 +19,11 @@ export const ListGroupsApi = defineApi<ListGroupsRequest, ListGroupsResponse>({
   handle(_req, ctx) {
     const live = ctx.engine.groups.list();
     const names = new Set(live.map((g) => g.groupId));
-    const groups = live.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state }));
+    const groups = live.map((g) => ({
+      groupId: g.groupId,
+      protocolType: g.protocolType,
+      groupState: g.state,
+    }));
     for (const g of ctx.engine.groupsWithOffsets()) {
       if (!names.has(g)) groups.push({ groupId: g, protocolType: "consumer", groupState: "Empty" });
     }

@@ -10,6 +10,7 @@
 import type { TopicInfo } from "../../../engine/engine.js";
 import { topicNameProblem } from "../../../engine/topic-config.js";
 import { defineApi } from "../api.js";
+import { uuidFromBytes } from "../codec/uuid.js";
 import { codeOf, errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
 import {
@@ -18,7 +19,6 @@ import {
   type MetadataResponse,
   type MetadataResponseTopic,
 } from "../generated/messages.js";
-import { uuidFromBytes } from "../codec/uuid.js";
 
 export const CLUSTER_ID = "oncedb-single-node";
 
@@ -70,7 +70,8 @@ export const MetadataApi = defineApi<MetadataRequest, MetadataResponse>({
             return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name: topicName, partitions: [] };
           }
           const creating = allowAuto ? engine.autoCreate(topicName) : null;
-          if (!creating) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name: topicName, partitions: [] };
+          if (!creating)
+            return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name: topicName, partitions: [] };
           try {
             return describeTopic(await creating);
           } catch (err) {
@@ -78,7 +79,11 @@ export const MetadataApi = defineApi<MetadataRequest, MetadataResponse>({
             // Two clients racing to auto-create the same topic both see it.
             const now = engine.topic(topicName);
             if (now) return describeTopic(now);
-            return { errorCode: e.code === codeOf("TOPIC_ALREADY_EXISTS") ? ErrorCode.NONE : e.code, name: topicName, partitions: [] };
+            return {
+              errorCode: e.code === codeOf("TOPIC_ALREADY_EXISTS") ? ErrorCode.NONE : e.code,
+              name: topicName,
+              partitions: [],
+            };
           }
         }),
       );

@@ -23,7 +23,10 @@ export const OffsetCommitApi = defineApi<OffsetCommitRequest, OffsetCommitRespon
     const { engine } = ctx;
     const generation = ctx.apiVersion >= 1 ? req.generationIdOrMemberEpoch : -1;
     const memberId = ctx.apiVersion >= 1 ? req.memberId : "";
-    const groupError = req.groupId === "" ? ErrorCode.INVALID_GROUP_ID : engine.groups.validateCommit(req.groupId, memberId, generation, req.groupInstanceId);
+    const groupError =
+      req.groupId === ""
+        ? ErrorCode.INVALID_GROUP_ID
+        : engine.groups.validateCommit(req.groupId, memberId, generation, req.groupInstanceId);
     if (groupError !== ErrorCode.NONE) {
       return {
         throttleTimeMs: 0,

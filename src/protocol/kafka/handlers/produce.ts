@@ -35,7 +35,8 @@ export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
         if (!engine.topic(t.name)) engine.autoCreate(t.name)?.catch(() => undefined);
         const partitionResponses = await Promise.all(
           t.partitionData.map(async (p): Promise<ProduceResponsePartitionProduceResponse> => {
-            if (!validAcks) return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1`);
+            if (!validAcks)
+              return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1`);
             if (!p.records) return failed(p.index, ErrorCode.CORRUPT_MESSAGE, "records are null");
             try {
               const r = await engine.append(t.name, p.index, p.records);
@@ -60,6 +61,10 @@ export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
   },
 });
 
-function failed(index: number, errorCode: number, errorMessage: string): ProduceResponsePartitionProduceResponse {
+function failed(
+  index: number,
+  errorCode: number,
+  errorMessage: string,
+): ProduceResponsePartitionProduceResponse {
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
 }
