@@ -6,7 +6,7 @@
 //
 // The specs are read only here, at development time; the generated TypeScript is committed and
 // the product never reads the JSON files at build or run time.
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Upper bound written for open-ended version ranges ("3+"): versions are int16 on the wire. */
@@ -482,7 +482,8 @@ function generateErrorCodes(specDir) {
     if (!line.trim()) continue;
     const [code, name, ...rest] = line.split("\t");
     const n = Number(code);
-    if (!Number.isInteger(n) || !/^[A-Z][A-Z0-9_]*$/.test(name ?? "")) throw new Error(`bad tsv line: ${line}`);
+    if (!Number.isInteger(n) || !/^[A-Z][A-Z0-9_]*$/.test(name ?? ""))
+      throw new Error(`bad tsv line: ${line}`);
     rows.push({ code: n, name, message: rest.join("\t").trim() });
   }
   if (!rows.some((r) => r.code === 0)) rows.push({ code: 0, name: "NONE", message: "" });

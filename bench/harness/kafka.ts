@@ -70,7 +70,12 @@ export async function createTopic(
 
 /** Sum of the high watermarks of `topic`'s partitions (records stored, when it started empty). */
 export async function highWatermarkSum(broker: string, topic: string): Promise<number> {
-  const kafka = new Kafka({ clientId: "oncedb-bench-admin", brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  const kafka = new Kafka({
+    clientId: "oncedb-bench-admin",
+    brokers: [broker],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 2 },
+  });
   const admin = kafka.admin();
   try {
     await withTimeout(admin.connect(), 15_000, "admin connect");

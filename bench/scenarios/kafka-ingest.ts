@@ -5,7 +5,14 @@
  */
 import { removeDir, tempDir } from "../harness/dirs.js";
 import { fmtNum } from "../harness/format.js";
-import { createTopic, kafkajsConfig, preencodedConfig, runKafkajs, runPreencoded } from "../harness/kafka.js";
+import {
+  createTopic,
+  highWatermarkSum,
+  kafkajsConfig,
+  preencodedConfig,
+  runKafkajs,
+  runPreencoded,
+} from "../harness/kafka.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
 import { medianPercentiles, type Percentiles, pairRatios, summarize } from "../harness/stats.js";
 import type { Row, Scenario, ScenarioContext, ScenarioResult, TimeSeries } from "../harness/types.js";
@@ -79,6 +86,7 @@ interface VariantRun {
   errors: number;
   firstError: string;
   series: [number, number][];
+  ackedTotal: number;
 }
 
 export const kafkaIngestScenario: Scenario = {
@@ -135,6 +143,7 @@ export const kafkaIngestScenario: Scenario = {
           if (server.exited) throw new Error(`OnceDB ${server.exited}:\n${server.lastLines()}`);
         }
       }
+      notes.push(...(await verifyStored(server, runs)));
     } finally {
       const rss = server.rssBytes() / 2 ** 20;
       const stop = await server.stop();
@@ -159,6 +168,11 @@ export const kafkaIngestScenario: Scenario = {
       const recStat = summarize(rec);
       const limitRatio = pairRatios(mb, appendMB);
       const errs = ok.reduce((a, x) => a + x.errors, 0);
+      const clientCpu = summarize(ok.map((x) => x.clientCpu)).median;
+      if (clientCpu >= 0.85)
+        notes.push(
+          `${v.label}: client-bound (the load process used ${clientCpu.toFixed(2)} of one core; Node is single-threaded).`,
+        );
       const extra = {
         "server CPU": summarize(ok.map((x) => x.serverCpu)).median.toFixed(2),
         "client CPU": summarize(ok.map((x) => x.clientCpu)).median.toFixed(2),
@@ -234,6 +248,7 @@ async function runVariant(
         r.firstError ||
         (r.correlationMismatches ? `${r.correlationMismatches} correlation id mismatches` : ""),
       series: r.series,
+      ackedTotal: r.ackedTotal,
     };
   }
   const m = await runKafkajs(
@@ -257,5 +272,32 @@ async function runVariant(
     errors: r.errors,
     firstError: r.firstError,
     series: r.series,
+    ackedTotal: r.ackedTotal,
   };
+}
+
+/** Compares each topic's high watermark with the records the load processes saw acknowledged. */
+async function verifyStored(
+  server: OnceServer,
+  runs: Map<string, (VariantRun | undefined)[]>,
+): Promise<string[]> {
+  const out: string[] = [];
+  const ok: string[] = [];
+  for (const topic of new Set(VARIANTS.map((v) => v.topic))) {
+    let acked = 0;
+    for (const v of VARIANTS.filter((x) => x.topic === topic))
+      for (const r of runs.get(v.id) ?? []) acked += r?.ackedTotal ?? 0;
+    try {
+      const stored = await highWatermarkSum(server.kafkaAddress, topic);
+      if (stored === acked) ok.push(`${topic} ${fmtNum(stored)}`);
+      else
+        out.push(
+          `${topic}: high watermark ${fmtNum(stored)} but ${fmtNum(acked)} records were acknowledged (difference ${fmtNum(stored - acked)}).`,
+        );
+    } catch (e) {
+      out.push(`${topic}: could not read offsets (${e instanceof Error ? e.message : String(e)}).`);
+    }
+  }
+  if (ok.length > 0) out.push(`Stored = acknowledged (high watermark vs acks): ${ok.join(", ")}.`);
+  return out;
 }

@@ -5,11 +5,11 @@
 // message work is just running the closures.
 import { KafkaDecodeError, KafkaEncodeError } from "./errors.js";
 import { Reader } from "./reader.js";
-import { inRange } from "./schema.js";
 import type { FieldSchema, MessageSchema, PrimitiveType } from "./schema.js";
+import { inRange } from "./schema.js";
 import { ZERO_UUID } from "./uuid.js";
-import { Writer } from "./writer.js";
 import type { RecordsValue } from "./writer.js";
+import { Writer } from "./writer.js";
 
 type Obj = Record<string, unknown>;
 type ReadFn = (r: Reader) => unknown;
@@ -107,7 +107,10 @@ export function decodeFromBuffer<T>(schema: MessageSchema<T>, version: number, b
   const r = new Reader(buf);
   const value = decodeMessage(schema, version, r);
   if (r.remaining() !== 0) {
-    throw new KafkaDecodeError("TRAILING_BYTES", `${schema.name} v${version}: ${r.remaining()} bytes after message`);
+    throw new KafkaDecodeError(
+      "TRAILING_BYTES",
+      `${schema.name} v${version}: ${r.remaining()} bytes after message`,
+    );
   }
   return value;
 }
@@ -207,7 +210,10 @@ function compileStruct(fields: readonly FieldSchema[], version: number, flexible
 function readTaggedFields(r: Reader, out: Obj, byTag: ReadonlyMap<number, TaggedOp>): void {
   const count = r.uvarint();
   if (count * TAGGED_FIELD_MIN_BYTES > r.remaining()) {
-    throw new KafkaDecodeError("LENGTH_TOO_LARGE", `${count} tagged fields exceed the ${r.remaining()} bytes left`);
+    throw new KafkaDecodeError(
+      "LENGTH_TOO_LARGE",
+      `${count} tagged fields exceed the ${r.remaining()} bytes left`,
+    );
   }
   for (let i = 0; i < count; i++) {
     const tag = r.uvarint();

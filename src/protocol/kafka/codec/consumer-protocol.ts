@@ -2,7 +2,10 @@
 // ConsumerProtocolSubscription and SyncGroup assignments carry a ConsumerProtocolAssignment,
 // each serialized as an int16 version followed by the versioned struct (never flexible).
 import type { ConsumerProtocolAssignment, ConsumerProtocolSubscription } from "../generated/messages.js";
-import { ConsumerProtocolAssignmentSchema, ConsumerProtocolSubscriptionSchema } from "../generated/messages.js";
+import {
+  ConsumerProtocolAssignmentSchema,
+  ConsumerProtocolSubscriptionSchema,
+} from "../generated/messages.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 import { KafkaDecodeError } from "./errors.js";
 import { Reader } from "./reader.js";
@@ -18,7 +21,8 @@ export interface Versioned<T> {
 function decodeVersioned<T>(schema: MessageSchema<T>, buf: Buffer): Versioned<T> {
   const r = new Reader(buf);
   const version = r.int16();
-  if (version < 0) throw new KafkaDecodeError("UNSUPPORTED_VERSION", `${schema.name}: negative version ${version}`);
+  if (version < 0)
+    throw new KafkaDecodeError("UNSUPPORTED_VERSION", `${schema.name}: negative version ${version}`);
   // Like Kafka's ConsumerProtocol: newer versions only append fields, so parse them with the
   // newest known version and ignore what follows.
   const parseVersion = Math.min(version, schema.validVersions[1]);

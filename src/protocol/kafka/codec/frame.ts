@@ -2,6 +2,7 @@
 // 4-byte length prefix (the connection strips it while delimiting frames).
 import { decodeFromBuffer, decodeMessage, encodeMessage } from "./codec.js";
 import { KafkaDecodeError } from "./errors.js";
+import type { RequestHeader } from "./header.js";
 import {
   decodeRequestHeader,
   decodeResponseHeader,
@@ -9,7 +10,6 @@ import {
   encodeResponseHeader,
   responseHeaderVersion,
 } from "./header.js";
-import type { RequestHeader } from "./header.js";
 import { Reader } from "./reader.js";
 import type { MessageSchema } from "./schema.js";
 import { Writer } from "./writer.js";
@@ -51,7 +51,10 @@ export function decodeRequestFrame<T>(schema: MessageSchema<T>, frame: Buffer): 
   const r = new Reader(frame);
   const header = decodeRequestHeader(r);
   if (header.apiKey !== schema.apiKey) {
-    throw new KafkaDecodeError("UNSUPPORTED_VERSION", `frame has apiKey ${header.apiKey}, expected ${schema.apiKey}`);
+    throw new KafkaDecodeError(
+      "UNSUPPORTED_VERSION",
+      `frame has apiKey ${header.apiKey}, expected ${schema.apiKey}`,
+    );
   }
   const body = decodeFromBuffer(schema, header.apiVersion, r.buf.subarray(r.pos));
   return { header, body };
@@ -63,12 +66,19 @@ export interface DecodedResponse<T> {
 }
 
 /** Decodes a response frame (without its length prefix) for a request sent at `apiVersion`. */
-export function decodeResponseFrame<T>(schema: MessageSchema<T>, apiVersion: number, frame: Buffer): DecodedResponse<T> {
+export function decodeResponseFrame<T>(
+  schema: MessageSchema<T>,
+  apiVersion: number,
+  frame: Buffer,
+): DecodedResponse<T> {
   const r = new Reader(frame);
   const correlationId = decodeResponseHeader(r, responseHeaderVersion(schema.apiKey, apiVersion));
   const body = decodeMessage(schema, apiVersion, r);
   if (r.remaining() !== 0) {
-    throw new KafkaDecodeError("TRAILING_BYTES", `${schema.name} v${apiVersion}: ${r.remaining()} bytes after message`);
+    throw new KafkaDecodeError(
+      "TRAILING_BYTES",
+      `${schema.name} v${apiVersion}: ${r.remaining()} bytes after message`,
+    );
   }
   return { correlationId, body };
 }
@@ -77,4 +87,3 @@ export function decodeResponseFrame<T>(schema: MessageSchema<T>, apiVersion: num
 export function frameBody(chunks: readonly Buffer[]): Buffer {
   return Buffer.concat(chunks).subarray(4);
 }
-

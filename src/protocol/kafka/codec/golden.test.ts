@@ -2,6 +2,7 @@
 // encoding), independent of the codec. Hex strings are spaced per field for reading.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { FetchResponse, JoinGroupRequest } from "../generated/messages.js";
 import {
   ApiVersionsRequestSchema,
   ApiVersionsResponseSchema,
@@ -11,16 +12,26 @@ import {
   OffsetCommitRequestSchema,
   ProduceRequestSchema,
 } from "../generated/messages.js";
-import type { FetchResponse, JoinGroupRequest } from "../generated/messages.js";
 import { decodeFromBuffer, encodeToBuffer } from "./codec.js";
-import { decodeRequestFrame, decodeResponseFrame, encodeRequestFrame, encodeResponseFrame, frameBody } from "./frame.js";
+import {
+  decodeRequestFrame,
+  decodeResponseFrame,
+  encodeRequestFrame,
+  encodeResponseFrame,
+  frameBody,
+} from "./frame.js";
 import { Writer, ZERO_COPY_MIN_BYTES } from "./writer.js";
 
 /** Hex with single spaces between fields; two or more spaces start a comment up to the line end. */
 function hex(annotated: string): Buffer {
   const digits = annotated
     .split("\n")
-    .map((line) => line.trim().split(/\s{2,}/)[0].replace(/\s+/g, ""))
+    .map((line) =>
+      line
+        .trim()
+        .split(/\s{2,}/)[0]
+        .replace(/\s+/g, ""),
+    )
     .join("");
   if (!/^([0-9a-f]{2})*$/.test(digits)) throw new Error(`bad golden hex: ${digits}`);
   return Buffer.from(digits, "hex");
@@ -85,7 +96,10 @@ describe("golden bytes", () => {
       01                  one tagged field
       01 08               tag 1 (FinalizedFeaturesEpoch), size 8
       0000000000000005`);
-    assert.deepStrictEqual(encodeToBuffer(ApiVersionsResponseSchema, 3, { ...body, finalizedFeaturesEpoch: 5n }), withEpoch);
+    assert.deepStrictEqual(
+      encodeToBuffer(ApiVersionsResponseSchema, 3, { ...body, finalizedFeaturesEpoch: 5n }),
+      withEpoch,
+    );
     assert.equal(decodeFromBuffer(ApiVersionsResponseSchema, 3, withEpoch).finalizedFeaturesEpoch, 5);
   });
 
@@ -100,7 +114,10 @@ describe("golden bytes", () => {
     const decoded = decodeRequestFrame(MetadataRequestSchema, golden.subarray(4)).body;
     assert.deepStrictEqual(decoded.topics, [{ name: "t1", topicId: "AAAAAAAAAAAAAAAAAAAAAA" }]);
     assert.equal(decoded.allowAutoTopicCreation, true, "v4+ field absent in v1 takes the spec default");
-    assert.deepStrictEqual(encodeToBuffer(MetadataRequestSchema, 1, { ...decoded, topics: null }), hex("ffffffff"));
+    assert.deepStrictEqual(
+      encodeToBuffer(MetadataRequestSchema, 1, { ...decoded, topics: null }),
+      hex("ffffffff"),
+    );
   });
 
   it("Produce v3 request frame with a records field", () => {
@@ -150,7 +167,9 @@ describe("golden bytes", () => {
       responses: [
         {
           topic: "t",
-          partitions: [{ partitionIndex: 0, highWatermark: 10, lastStableOffset: 9, logStartOffset: 0, records }],
+          partitions: [
+            { partitionIndex: 0, highWatermark: 10, lastStableOffset: 9, logStartOffset: 0, records },
+          ],
         },
       ],
     };
@@ -174,7 +193,10 @@ describe("golden bytes", () => {
     const head = chunks[0];
     assert.equal(head.readInt32BE(head.length - 4), batchA.length + batchB.length, "records length prefix");
     const decoded = decodeResponseFrame(FetchResponseSchema, 11, frameBody(chunks));
-    assert.deepStrictEqual(decoded.body.responses?.[0]?.partitions?.[0]?.records, Buffer.concat([batchA, batchB]));
+    assert.deepStrictEqual(
+      decoded.body.responses?.[0]?.partitions?.[0]?.records,
+      Buffer.concat([batchA, batchB]),
+    );
   });
 
   it("Fetch v16 response: tagged struct and top-level tagged array", () => {
@@ -218,7 +240,11 @@ describe("golden bytes", () => {
     assert.deepStrictEqual(encodeToBuffer(FetchResponseSchema, 16, body), golden);
     const p = decodeFromBuffer(FetchResponseSchema, 16, golden).responses?.[0]?.partitions?.[0];
     assert.deepStrictEqual(p?.currentLeader, { leaderId: 1, leaderEpoch: 2 });
-    assert.deepStrictEqual(p?.snapshotId, { endOffset: -1, epoch: -1 }, "absent tagged struct decodes to defaults");
+    assert.deepStrictEqual(
+      p?.snapshotId,
+      { endOffset: -1, epoch: -1 },
+      "absent tagged struct decodes to defaults",
+    );
   });
 
   it("JoinGroup v5 (classic) and v6 (first flexible) requests", () => {
@@ -274,7 +300,13 @@ describe("golden bytes", () => {
         {
           name: "t",
           partitions: [
-            { partitionIndex: 0, committedOffset: 100, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: "" },
+            {
+              partitionIndex: 0,
+              committedOffset: 100,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1,
+              committedMetadata: "",
+            },
           ],
         },
       ],
@@ -285,7 +317,10 @@ describe("golden bytes", () => {
 
   it("int64 accepts numbers and bigints and rejects unsafe numbers", () => {
     const w = new Writer();
-    w.int64(-1).int64(2 ** 53 - 1).int64(-(2n ** 63n)).int64(0x0102030405060708n);
+    w.int64(-1)
+      .int64(2 ** 53 - 1)
+      .int64(-(2n ** 63n))
+      .int64(0x0102030405060708n);
     assert.deepStrictEqual(
       w.toBuffer(),
       hex("ffffffffffffffff 001fffffffffffff 8000000000000000 0102030405060708"),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ApiKey, APIS, RequestHeaderSchema, ResponseHeaderSchema } from "../generated/messages.js";
+import { APIS, ApiKey, RequestHeaderSchema, ResponseHeaderSchema } from "../generated/messages.js";
 import { decodeFromBuffer, encodeMessage } from "./codec.js";
 import {
   decodeRequestHeader,
@@ -46,7 +46,12 @@ describe("request and response headers", () => {
   it("agrees with the generic codec on the generated RequestHeader/ResponseHeader schemas", () => {
     for (const headerVersion of [0, 1, 2]) {
       for (const clientId of ["client-é", null, ""]) {
-        const header = { apiKey: 3, apiVersion: 12, correlationId: -5, clientId: headerVersion === 0 ? null : clientId };
+        const header = {
+          apiKey: 3,
+          apiVersion: 12,
+          correlationId: -5,
+          clientId: headerVersion === 0 ? null : clientId,
+        };
         const w = new Writer();
         encodeRequestHeader(w, header, headerVersion);
         const bytes = w.toBuffer();
@@ -67,7 +72,9 @@ describe("request and response headers", () => {
       const w = new Writer();
       encodeResponseHeader(w, 77, headerVersion);
       const bytes = w.toBuffer();
-      assert.deepStrictEqual(decodeFromBuffer(ResponseHeaderSchema, headerVersion, bytes), { correlationId: 77 });
+      assert.deepStrictEqual(decodeFromBuffer(ResponseHeaderSchema, headerVersion, bytes), {
+        correlationId: 77,
+      });
       assert.equal(decodeResponseHeader(new Reader(bytes), headerVersion), 77);
     }
   });
@@ -75,7 +82,12 @@ describe("request and response headers", () => {
   it("skips unknown tagged fields in a v2 request header", () => {
     const bytes = Buffer.from("0012000300000009ffff0205016101020304", "hex");
     const r = new Reader(bytes);
-    assert.deepStrictEqual(decodeRequestHeader(r), { apiKey: 18, apiVersion: 3, correlationId: 9, clientId: null });
+    assert.deepStrictEqual(decodeRequestHeader(r), {
+      apiKey: 18,
+      apiVersion: 3,
+      correlationId: 9,
+      clientId: null,
+    });
     assert.equal(r.remaining(), 0);
   });
 });

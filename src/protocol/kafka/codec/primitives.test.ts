@@ -14,8 +14,19 @@ function bytesOf(fn: (w: Writer) => void): string {
 describe("Writer and Reader primitives", () => {
   it("fixed-width integers and floats round trip at their limits", () => {
     const w = new Writer({ initialCapacity: 1 });
-    w.int8(-128).int8(127).int16(-32768).int16(32767).uint16(65535).int32(-(2 ** 31)).int32(2 ** 31 - 1);
-    w.uint32(2 ** 32 - 1).int64(Number.MIN_SAFE_INTEGER).int64(-(2n ** 63n)).float64(-0.5).bool(true).bool(false);
+    w.int8(-128)
+      .int8(127)
+      .int16(-32768)
+      .int16(32767)
+      .uint16(65535)
+      .int32(-(2 ** 31))
+      .int32(2 ** 31 - 1);
+    w.uint32(2 ** 32 - 1)
+      .int64(Number.MIN_SAFE_INTEGER)
+      .int64(-(2n ** 63n))
+      .float64(-0.5)
+      .bool(true)
+      .bool(false);
     const r = new Reader(w.toBuffer());
     assert.deepStrictEqual(
       [r.int8(), r.int8(), r.int16(), r.int16(), r.uint16(), r.int32(), r.int32(), r.uint32()],
@@ -41,7 +52,8 @@ describe("Writer and Reader primitives", () => {
       (w) => w.uuid("not-a-uuid"),
       (w) => w.string("x".repeat(STRING_LENGTH_MAX_BYTES + 1)),
     ];
-    for (const fn of bad) assert.throws(() => fn(new Writer()), { name: "KafkaEncodeError", code: "INVALID_VALUE" });
+    for (const fn of bad)
+      assert.throws(() => fn(new Writer()), { name: "KafkaEncodeError", code: "INVALID_VALUE" });
   });
 
   it("varints match Kafka's zigzag encoding", () => {
@@ -56,28 +68,58 @@ describe("Writer and Reader primitives", () => {
       [2 ** 31 - 1, "feffffff0f"],
     ];
     for (const [v, hex] of cases) {
-      assert.equal(bytesOf((w) => w.varint(v)), hex, `varint ${v}`);
+      assert.equal(
+        bytesOf((w) => w.varint(v)),
+        hex,
+        `varint ${v}`,
+      );
       assert.equal(new Reader(Buffer.from(hex, "hex")).varint(), v);
-      assert.equal(bytesOf((w) => w.varlong(v)), hex, `varlong ${v}`);
+      assert.equal(
+        bytesOf((w) => w.varlong(v)),
+        hex,
+        `varlong ${v}`,
+      );
       assert.equal(new Reader(Buffer.from(hex, "hex")).varlong(), v);
     }
-    assert.equal(bytesOf((w) => w.uvarint(2 ** 32 - 1)), "ffffffff0f");
+    assert.equal(
+      bytesOf((w) => w.uvarint(2 ** 32 - 1)),
+      "ffffffff0f",
+    );
     assert.equal(new Reader(Buffer.from("ffffffff0f", "hex")).uvarint(), 2 ** 32 - 1);
   });
 
   it("varlongs cover the int64 range via bigint and the safe range via number", () => {
     const max = 2n ** 63n - 1n;
     const min = -(2n ** 63n);
-    assert.equal(bytesOf((w) => w.varlong(max)), "feffffffffffffffff01");
-    assert.equal(bytesOf((w) => w.varlong(min)), "ffffffffffffffffff01");
+    assert.equal(
+      bytesOf((w) => w.varlong(max)),
+      "feffffffffffffffff01",
+    );
+    assert.equal(
+      bytesOf((w) => w.varlong(min)),
+      "ffffffffffffffffff01",
+    );
     assert.equal(new Reader(Buffer.from("feffffffffffffffff01", "hex")).varlongBigInt(), max);
     assert.equal(new Reader(Buffer.from("ffffffffffffffffff01", "hex")).varlongBigInt(), min);
-    for (const v of [2 ** 52, -(2 ** 52), 2 ** 52 + 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 123456789012]) {
+    for (const v of [
+      2 ** 52,
+      -(2 ** 52),
+      2 ** 52 + 1,
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+      123456789012,
+    ]) {
       const hex = bytesOf((w) => w.varlong(v));
-      assert.equal(hex, bytesOf((w) => w.varlong(BigInt(v))), `number and bigint agree for ${v}`);
+      assert.equal(
+        hex,
+        bytesOf((w) => w.varlong(BigInt(v))),
+        `number and bigint agree for ${v}`,
+      );
       assert.equal(new Reader(Buffer.from(hex, "hex")).varlong(), v);
     }
-    assert.throws(() => new Reader(Buffer.from("feffffffffffffffff01", "hex")).varlong(), { code: "INT64_UNSAFE" });
+    assert.throws(() => new Reader(Buffer.from("feffffffffffffffff01", "hex")).varlong(), {
+      code: "INT64_UNSAFE",
+    });
     assert.throws(() => new Reader(Buffer.from("ffffffffffffffffff02", "hex")).varlongBigInt(), {
       code: "VARINT_TOO_LONG",
     });
@@ -86,7 +128,10 @@ describe("Writer and Reader primitives", () => {
   it("strings and bytes in classic and compact form, with nulls", () => {
     const w = new Writer();
     w.string("héllo").string("héllo", true).nullableString(null).nullableString(null, true);
-    w.bytes(Buffer.from([9])).bytes(Buffer.from([9]), true).nullableBytes(null).nullableBytes(null, true);
+    w.bytes(Buffer.from([9]))
+      .bytes(Buffer.from([9]), true)
+      .nullableBytes(null)
+      .nullableBytes(null, true);
     const buf = w.toBuffer();
     assert.equal(buf.toString("hex"), "000668c3a96c6c6f0768c3a96c6c6fffff0000000001090209ffffffff00");
     const r = new Reader(buf);
@@ -108,7 +153,10 @@ describe("Writer and Reader primitives", () => {
     const s = uuidFromBytes(bytes);
     assert.equal(s, "AAECAwQFBgcICQoLDA0ODw");
     assert.deepStrictEqual(uuidToBytes(s), bytes);
-    assert.equal(bytesOf((w) => w.uuid(s)), bytes.toString("hex"));
+    assert.equal(
+      bytesOf((w) => w.uuid(s)),
+      bytes.toString("hex"),
+    );
     assert.equal(new Reader(bytes).uuid(), s);
     assert.equal(new Reader(Buffer.alloc(16)).uuid(), ZERO_UUID);
     assert.ok(!isUuid("AAECAwQFBgcICQoLDA0ODx"), "non-canonical last digit");
@@ -154,7 +202,10 @@ describe("Writer and Reader primitives", () => {
   it("reader honours start/end bounds inside a larger buffer", () => {
     const buf = Buffer.from("0000000100000002", "hex");
     const r = new Reader(buf, 4, 6);
-    assert.throws(() => r.int32(), (e: unknown) => e instanceof KafkaDecodeError && e.code === "UNDERFLOW");
+    assert.throws(
+      () => r.int32(),
+      (e: unknown) => e instanceof KafkaDecodeError && e.code === "UNDERFLOW",
+    );
     assert.equal(r.int16(), 0);
     assert.throws(() => r.int8(), { code: "UNDERFLOW" });
   });

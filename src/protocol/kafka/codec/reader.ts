@@ -33,7 +33,10 @@ export class Reader {
 
   private need(n: number): void {
     if (n > this.end - this.pos) {
-      throw new KafkaDecodeError("UNDERFLOW", `need ${n} bytes at offset ${this.pos}, only ${this.end - this.pos} left`);
+      throw new KafkaDecodeError(
+        "UNDERFLOW",
+        `need ${n} bytes at offset ${this.pos}, only ${this.end - this.pos} left`,
+      );
     }
   }
 
@@ -48,7 +51,10 @@ export class Reader {
   /** Restores the limit saved by beginLimit(); throws unless the limited region was consumed. */
   endLimit(saved: number): void {
     if (this.pos !== this.end) {
-      throw new KafkaDecodeError("TAGGED_FIELD_SIZE", `tagged field left ${this.end - this.pos} bytes unread`);
+      throw new KafkaDecodeError(
+        "TAGGED_FIELD_SIZE",
+        `tagged field left ${this.end - this.pos} bytes unread`,
+      );
     }
     this.end = saved;
   }
@@ -58,7 +64,10 @@ export class Reader {
     const count = this.uvarint();
     // Each tagged field takes at least 2 bytes (tag and size).
     if (count * 2 > this.end - this.pos) {
-      throw new KafkaDecodeError("LENGTH_TOO_LARGE", `${count} tagged fields exceed the ${this.end - this.pos} bytes left`);
+      throw new KafkaDecodeError(
+        "LENGTH_TOO_LARGE",
+        `${count} tagged fields exceed the ${this.end - this.pos} bytes left`,
+      );
     }
     for (let i = 0; i < count; i++) {
       this.uvarint();
@@ -117,7 +126,10 @@ export class Reader {
     const v = hi * TWO_POW_32 + lo;
     if (!Number.isSafeInteger(v)) {
       const big = (BigInt(hi) << 32n) | BigInt(lo);
-      throw new KafkaDecodeError("INT64_UNSAFE", `int64 ${big} at offset ${this.pos - 8} is not a safe integer`);
+      throw new KafkaDecodeError(
+        "INT64_UNSAFE",
+        `int64 ${big} at offset ${this.pos - 8} is not a safe integer`,
+      );
     }
     return v;
   }
@@ -144,7 +156,10 @@ export class Reader {
       if (this.pos >= this.end) this.need(1);
       const byte = b[this.pos++];
       if (i === UVARINT_MAX_BYTES - 1 && byte > 0x0f) {
-        throw new KafkaDecodeError("VARINT_TOO_LONG", `unsigned varint overflows 32 bits at offset ${this.pos - 1}`);
+        throw new KafkaDecodeError(
+          "VARINT_TOO_LONG",
+          `unsigned varint overflows 32 bits at offset ${this.pos - 1}`,
+        );
       }
       result += (byte & 0x7f) * 2 ** (7 * i);
       if (byte < 0x80) return result;
@@ -213,7 +228,10 @@ export class Reader {
     else n = this.int16();
     if (n < -1) throw new KafkaDecodeError("NEGATIVE_LENGTH", `negative length ${n} at offset ${this.pos}`);
     if (n > this.end - this.pos) {
-      throw new KafkaDecodeError("LENGTH_TOO_LARGE", `length ${n} exceeds the ${this.end - this.pos} bytes left`);
+      throw new KafkaDecodeError(
+        "LENGTH_TOO_LARGE",
+        `length ${n} exceeds the ${this.end - this.pos} bytes left`,
+      );
     }
     return n;
   }
@@ -271,7 +289,8 @@ export class Reader {
    */
   arrayLength(compact: boolean, minElementBytes = 1): number {
     const n = compact ? this.uvarint() - 1 : this.int32();
-    if (n < -1) throw new KafkaDecodeError("NEGATIVE_LENGTH", `negative array length ${n} at offset ${this.pos}`);
+    if (n < -1)
+      throw new KafkaDecodeError("NEGATIVE_LENGTH", `negative array length ${n} at offset ${this.pos}`);
     if (n > 0 && n * Math.max(1, minElementBytes) > this.end - this.pos) {
       throw new KafkaDecodeError(
         "LENGTH_TOO_LARGE",

@@ -9,8 +9,8 @@ import {
   MetadataRequestSchema,
 } from "../generated/messages.js";
 import { decodeFromBuffer, decodeMessage, encodeToBuffer } from "./codec.js";
-import { KafkaDecodeError } from "./errors.js";
 import type { KafkaDecodeErrorCode } from "./errors.js";
+import { KafkaDecodeError } from "./errors.js";
 import { decodeRequestHeader } from "./header.js";
 import { Reader } from "./reader.js";
 import { ALL_SCHEMAS, prng, sampleValue, versionsOf } from "./sample-values.js";
@@ -22,7 +22,12 @@ const RANDOM_INPUTS_PER_SCHEMA = 100;
 const RANDOM_INPUT_MAX_BYTES = 64;
 
 /** Decodes and returns the error; fails the test if anything but KafkaDecodeError is thrown. */
-function tryDecode(schema: MessageSchema, version: number, buf: Buffer, end = buf.length): KafkaDecodeError | null {
+function tryDecode(
+  schema: MessageSchema,
+  version: number,
+  buf: Buffer,
+  end = buf.length,
+): KafkaDecodeError | null {
   try {
     decodeMessage(schema, version, new Reader(buf, 0, end));
     return null;
@@ -60,7 +65,9 @@ describe("decode robustness", () => {
     }
   });
 
-  it("random bit flips and byte overwrites decode or throw KafkaDecodeError", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("random bit flips and byte overwrites decode or throw KafkaDecodeError", {
+    timeout: TEST_TIMEOUT_MS,
+  }, () => {
     const rand = prng(0x5eed);
     for (const schema of ALL_SCHEMAS) {
       for (const version of versionsOf(schema)) {
@@ -101,11 +108,12 @@ describe("decode robustness", () => {
     // Compact count 2^32 - 2.
     expectCode("LENGTH_TOO_LARGE", () => decodeFromBuffer(MetadataRequestSchema, 9, hex("ffffffff0f")));
     // 3 topics need at least 3 * 2 bytes (int16 name lengths); only 4 are left.
-    expectCode("LENGTH_TOO_LARGE", () => decodeFromBuffer(MetadataRequestSchema, 1, hex("00000003 0000 0000")));
+    expectCode("LENGTH_TOO_LARGE", () =>
+      decodeFromBuffer(MetadataRequestSchema, 1, hex("00000003 0000 0000")),
+    );
     // Each Fetch response topic needs >= 2 (name) + 4 (partition count) bytes.
-    expectCode(
-      "LENGTH_TOO_LARGE",
-      () => decodeFromBuffer(FetchResponseSchema, 0, hex("00000003 0000 00000000 0000 00000000")),
+    expectCode("LENGTH_TOO_LARGE", () =>
+      decodeFromBuffer(FetchResponseSchema, 0, hex("00000003 0000 00000000 0000 00000000")),
     );
   });
 
@@ -127,7 +135,9 @@ describe("decode robustness", () => {
 
   it("bounds the tagged-field section", () => {
     // Empty client name and version, then 2^32 - 1 tagged fields.
-    expectCode("LENGTH_TOO_LARGE", () => decodeFromBuffer(ApiVersionsRequestSchema, 3, hex("01 01 ffffffff0f")));
+    expectCode("LENGTH_TOO_LARGE", () =>
+      decodeFromBuffer(ApiVersionsRequestSchema, 3, hex("01 01 ffffffff0f")),
+    );
     const head = "0000 01 00000000";
     // Known tag 1 (int64) declared as 9 bytes: one byte left unread.
     expectCode("TAGGED_FIELD_SIZE", () =>
@@ -138,7 +148,11 @@ describe("decode robustness", () => {
       decodeFromBuffer(ApiVersionsResponseSchema, 3, hex(`${head} 01 01 07 0000000000000005`)),
     );
     // Unknown tags are skipped.
-    const decoded = decodeFromBuffer(ApiVersionsResponseSchema, 3, hex(`${head} 02 01 08 0000000000000005 63 02 abcd`));
+    const decoded = decodeFromBuffer(
+      ApiVersionsResponseSchema,
+      3,
+      hex(`${head} 02 01 08 0000000000000005 63 02 abcd`),
+    );
     assert.equal(decoded.finalizedFeaturesEpoch, 5);
   });
 });

@@ -12,13 +12,21 @@ describe("round trip of every generated schema at every version", () => {
           const value = sampleValue(schema, version, nulls);
           const bytes = encodeToBuffer(schema, version, value);
           const decoded = decodeFromBuffer(schema, version, bytes);
-          assert.deepStrictEqual(decoded, expectedDecoded(schema, version, value), `v${version} nulls=${nulls}`);
+          assert.deepStrictEqual(
+            decoded,
+            expectedDecoded(schema, version, value),
+            `v${version} nulls=${nulls}`,
+          );
           // Re-encoding what was decoded gives the same bytes.
           assert.deepStrictEqual(encodeToBuffer(schema, version, decoded), bytes, `re-encode v${version}`);
         }
         // A value with no fields encodes all defaults and decodes to the default value.
         const empty = encodeToBuffer(schema, version, {} as never);
-        assert.deepStrictEqual(decodeFromBuffer(schema, version, empty), defaultValue(schema), `defaults v${version}`);
+        assert.deepStrictEqual(
+          decodeFromBuffer(schema, version, empty),
+          defaultValue(schema),
+          `defaults v${version}`,
+        );
       }
     });
   }
