@@ -13,6 +13,7 @@ import { machineFacts } from "./harness/machine.js";
 import { defaultPeerCache, ensurePeer } from "./harness/peers.js";
 import { Progress } from "./harness/progress.js";
 import { renderMarkdown, renderTable, updateDocs, writeResults } from "./harness/report.js";
+import { settle } from "./harness/settle.js";
 import type { RunOptions, ScenarioResult } from "./harness/types.js";
 import { PLANNED, SCENARIOS } from "./scenarios/index.js";
 
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
   };
   const serverBuilt = existsSync(opts.oncedbCli);
   const machine = machineFacts(scratch);
-  const progress = new Progress(selected.reduce((a, s) => a + s.estimateMs(opts), 0));
+  const progress = new Progress(selected.reduce((a, s) => a + s.estimateMs(opts) + 800, 0));
   const log = (line: string) => progress.log(line);
   const results: ScenarioResult[] = [];
   let interrupted = false;
@@ -90,7 +91,7 @@ async function main(): Promise<number> {
   process.once("SIGINT", onSignal);
 
   log(
-    `oncedb-bench: ${selected.map((s) => s.name).join(", ")}; ${quick ? "quick, " : ""}${runs} runs per figure; ${machine.cpuModel} x${machine.cores}, ${machine.filesystem}`,
+    `oncedb-bench: ${selected.map((s) => s.name).join(", ")}; ${quick ? "quick, " : ""}runs per figure: ${runs}; ${machine.cpuModel} x${machine.cores}, ${machine.filesystem}`,
   );
   progress.start();
   try {
@@ -119,6 +120,8 @@ async function main(): Promise<number> {
         const inst = await ensurePeer(peer, opts.peerCache, log);
         if (!inst.ok) peerNotes.push(`peer ${peer} unavailable (${inst.reason}); OnceDB figures only`);
       }
+      progress.step(`${s.name}: letting the disk settle (sync)`, 800);
+      await settle();
       try {
         const res = await s.run({ opts, progress, log });
         res.notes.push(...peerNotes);

@@ -243,6 +243,8 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
       acks: -1,
       messages: Array.from({ length: 20 }, (_, i) => ({ value: `d-${i % 2}-${Math.floor(i / 2)}`, partition: i % 2 })),
     });
+    // kafkajs looks partition leaders up in its metadata cache, so load the topic into it first.
+    await admin.fetchTopicMetadata({ topics: [topic] });
     await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: "7" }] });
     const wm = await admin.fetchTopicOffsets(topic);
     assert.deepEqual(

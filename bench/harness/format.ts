@@ -5,7 +5,7 @@ import type { Reference } from "./types.js";
 export function fmtNum(v: number): string {
   if (!Number.isFinite(v)) return "n/a";
   const a = Math.abs(v);
-  if (a >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (a >= 1000 || Number.isInteger(v)) return Math.round(v).toLocaleString("en-US");
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
   if (a >= 1) return v.toFixed(2);

@@ -101,6 +101,11 @@ export const kafkaE2eLatencyScenario: Scenario = {
         });
       }
       rows.push({
+        metric: "producer ack (acks=-1) p50",
+        unit: "ms",
+        oncedb: summarize(runs.map((x) => x.producer.ackLatencyMs.p50)),
+      });
+      rows.push({
         metric: "producer ack (acks=-1) p99",
         unit: "ms",
         oncedb: summarize(runs.map((x) => x.producer.ackLatencyMs.p99)),

@@ -46,6 +46,7 @@ export const partitionsScaleScenario: Scenario = {
     const t0 = Date.now();
     const notes: string[] = [
       `Each request carries ${PER_REQUEST} batches of ${RECORDS_PER_BATCH} x 100-byte records for ${PER_REQUEST} consecutive partitions, round-robin over all partitions; 2 connections x 4 in flight; acks=-1. The request shape is the same for every partition count.`,
+      "ratio = this partition count / 10 partitions, pair by pair within a round.",
       "Start-up = spawn to the ready line, restarting on a data dir that already holds the topic and the data of earlier rounds.",
     ];
     const dirs = new Map<number, string>();
@@ -172,7 +173,6 @@ export const partitionsScaleScenario: Scenario = {
         targetMet: n === 10_000 && ratio ? ratio.median >= 0.8 : undefined,
         extra: {
           "server CPU": summarize(ok.map((x) => x.serverCpu)).median.toFixed(2),
-          vs: isBase ? "" : "10 partitions",
         },
       });
       rows.push({
@@ -183,7 +183,6 @@ export const partitionsScaleScenario: Scenario = {
         extra: info
           ? {
               "server CPU": "",
-              vs: isBase ? "" : "10 partitions",
               "create topic ms": fmtNum(info.createMs),
               "fresh start ms": fmtNum(info.freshStartMs),
             }

@@ -16,11 +16,14 @@ import type { Logger } from "pino";
 import { GroupCoordinator } from "../groups/coordinator.js";
 import { LogReader } from "../log/log-reader.js";
 import { Partition } from "../log/partition.js";
-import { assignBaseOffset, checkProducedBatch } from "../log/record-batch.js";
+import { assignBaseOffset, checkProducedBatch, readBatchHeader } from "../log/record-batch.js";
 import { decodeRecords } from "../log/records.js";
 import type { WriteOp } from "../storage/sql.js";
 import { Store } from "../storage/store.js";
 import type { StorageError } from "../storage/writer.js";
+import { TransactionCoordinator } from "../txn/coordinator.js";
+import type { PendingOffset, TxnHost } from "../txn/types.js";
+import { groupErrorName } from "../groups/errors.js";
 import { assert } from "../util/assert.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { EngineError, type EngineErrorName } from "./errors.js";
@@ -56,6 +59,8 @@ export interface EngineOptions {
   retentionCheckIntervalMs?: number;
   /** Test-only fault injection, see storage/README.md. */
   failWritesOn?: string;
+  /** Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms). */
+  transactionTimeoutMsMax?: number;
 }
 
 export interface TopicInfo {
@@ -86,6 +91,8 @@ export interface FetchResult {
   readonly logStartOffset: number;
   readonly batches: Buffer[];
   readonly bytes: number;
+  /** read_committed only: aborted transactions overlapping the returned batches. */
+  readonly abortedTransactions: { producerId: number; firstOffset: number }[] | null;
 }
 
 export type IsolationLevel = "read_uncommitted" | "read_committed";
@@ -101,9 +108,12 @@ export interface OffsetCommitEntry {
 export class Engine extends EventEmitter {
   readonly clock: Clock;
   readonly groups: GroupCoordinator;
+  /** Idempotent producers and transactions (src/txn). */
+  readonly txn: TransactionCoordinator;
   readonly autoCreateTopics: boolean;
   readonly defaultPartitions: number;
   private readonly topics = new Map<string, Topic>();
+  private readonly partitionsById = new Map<number, Partition>();
   private readonly offsets = new GroupOffsets();
   private readonly reader: LogReader;
   private readonly retention: Retention;
@@ -124,7 +134,28 @@ export class Engine extends EventEmitter {
     this.reader = new LogReader(store.reader);
     this.groups = new GroupCoordinator({ clock: this.clock });
     this.retention = new Retention(this, opts.retentionCheckIntervalMs ?? 300_000);
+    this.txn = new TransactionCoordinator(this.txnHost(), { transactionTimeoutMsMax: opts.transactionTimeoutMsMax });
     store.writer.onFailure = (err) => this.onStorageFailure(err);
+  }
+
+  private txnHost(): TxnHost {
+    return {
+      clock: this.clock,
+      logger: this.logger,
+      partition: (topic, index) => this.partition(topic, index),
+      partitionById: (id) => this.partitionsById.get(id),
+      submit: (ops, transfer, bytes) => this.submit(ops, transfer, bytes),
+      stageBatch: (p, batch) => {
+        const h = readBatchHeader(batch);
+        const baseOffset = p.reserve(h.recordCount);
+        const lastOffset = baseOffset + h.lastOffsetDelta;
+        const { op, transfer } = this.batchWrite(p, batch, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+        return { op, transfer, baseOffset, lastOffset };
+      },
+      applyCommittedOffsets: (offsets, commitMs) => this.applyCommittedOffsets(offsets, commitMs),
+      validateGroupMember: (groupId, memberId, generationId, instanceId) =>
+        groupErrorName(this.groups.validateCommit(groupId, memberId, generationId, instanceId)) as EngineErrorName,
+    };
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
@@ -132,6 +163,7 @@ export class Engine extends EventEmitter {
     const engine = new Engine(store, opts.logger, opts);
     engine.loadFromDisk();
     engine.retention.start();
+    engine.txn.start();
     return engine;
   }
 
@@ -139,6 +171,7 @@ export class Engine extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.retention.stop();
+    this.txn.close();
     this.groups.close();
     await this.store.close();
     for (const t of this.topics.values()) for (const p of t.partitions) p.wake();
@@ -151,6 +184,7 @@ export class Engine extends EventEmitter {
     const db = this.store.reader;
     for (const t of this.topics.values()) for (const p of t.partitions) p.wake();
     this.topics.clear();
+    this.partitionsById.clear();
     const topics = db.prepare("SELECT id, name, uuid, configs FROM topics").raw(true).all() as [
       number,
       string,
@@ -176,7 +210,9 @@ export class Engine extends EventEmitter {
       const last = this.reader.maxLastOffset(id);
       const hw = Math.max(logStart, last === null ? 0 : last + 1);
       assert(idx === topic.partitions.length, `topic ${topic.name} partitions are not dense`);
-      topic.partitions.push(new Partition(id, topic.name, idx, logStart, hw, hw));
+      const p = new Partition(id, topic.name, idx, logStart, hw, hw);
+      topic.partitions.push(p);
+      this.partitionsById.set(id, p);
       this.nextPartitionId = Math.max(this.nextPartitionId, id + 1);
       this.partitionCount++;
     }
@@ -185,6 +221,7 @@ export class Engine extends EventEmitter {
       | null;
     if (maxDeleted !== null) this.nextPartitionId = Math.max(this.nextPartitionId, maxDeleted + 1);
     this.offsets.load(db);
+    this.txn.load(db);
   }
 
   private onStorageFailure(err: StorageError): void {
@@ -225,6 +262,10 @@ export class Engine extends EventEmitter {
 
   listTopics(): TopicInfo[] {
     return [...this.topics.values()];
+  }
+
+  partitionById(id: number): Partition | undefined {
+    return this.partitionsById.get(id);
   }
 
   partition(topic: string, index: number): Partition | undefined {
@@ -291,6 +332,7 @@ export class Engine extends EventEmitter {
     for (let i = 0; i < count; i++) {
       const p = new Partition(this.nextPartitionId++, topic.name, topic.partitions.length, 0, 0, 0);
       topic.partitions.push(p);
+      this.partitionsById.set(p.id, p);
       ops.push(["insertPartition", [p.id, topic.id, p.index, 0]]);
     }
     this.partitionCount += count;
@@ -339,7 +381,11 @@ export class Engine extends EventEmitter {
     for (const p of topic.partitions) {
       p.deleted = true;
       p.wake();
+      this.partitionsById.delete(p.id);
+      this.txn.forgetPartition(p.id);
       ops.push(["insertDeletedPartition", [p.id]]);
+      ops.push(["deletePartitionProducerState", [p.id]]);
+      ops.push(["deletePartitionAbortedTxns", [p.id]]);
     }
     await this.submit(ops);
     this.offsets.removeTopic(name);
@@ -371,7 +417,9 @@ export class Engine extends EventEmitter {
 
   /**
    * Appends one produced record batch. `records` is consumed: its base offset is rewritten.
-   * Resolves after the commit holding the batch is durable.
+   * Resolves after the commit holding the batch is durable. Batches with a producer id go
+   * through the idempotence and transaction checks (src/txn); an exact duplicate of one of a
+   * producer's last five batches resolves with the offsets it was first written at.
    */
   append(topicName: string, partitionIndex: number, records: Buffer): Promise<AppendResult> {
     const topic = this.topics.get(topicName);
@@ -384,29 +432,43 @@ export class Engine extends EventEmitter {
     const check = checkProducedBatch(records, topic.effective.maxMessageBytes);
     if (!check.ok) return Promise.reject(new EngineError(check.error, check.message));
     const h = check.header;
+    const verdict = h.producerId >= 0 ? this.txn.checkProduce(p, h) : null;
+    if (verdict?.kind === "error") return Promise.reject(new EngineError(verdict.error, verdict.message));
+    if (verdict?.kind === "duplicate") {
+      // The original may still be in a commit: answer only once everything before is durable.
+      const { baseOffset } = verdict.batch;
+      return this.submit([]).then(() => ({ baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 }));
+    }
     const baseOffset = p.reserve(h.recordCount);
     const lastOffset = baseOffset + h.lastOffsetDelta;
-    // Copy into a buffer the worker can take without another copy; the request's own buffer
-    // may share its memory with other requests.
-    const ab = new ArrayBuffer(h.sizeBytes);
-    const data = Buffer.from(ab);
-    records.copy(data, 0, 0, h.sizeBytes);
-    assignBaseOffset(data, baseOffset);
-    const op: WriteOp = ["insertBatch", [p.id, baseOffset, lastOffset, h.maxTimestamp, h.sizeBytes, data]];
-    return this.submit([op], [ab], h.sizeBytes).then(() => {
+    const { op, transfer } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+    const ops: WriteOp[] = verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
+    return this.submit(ops, [transfer], h.sizeBytes).then(() => {
       p.advanceHighWatermark(lastOffset + 1);
       return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
     });
   }
 
-  /** Reads whole batches from `offset` (the batch containing it first), bounded by maxBytes. */
-  fetch(
-    topicName: string,
-    partitionIndex: number,
-    offset: number,
-    maxBytes: number,
-    _isolation: IsolationLevel,
-  ): FetchResult {
+  /**
+   * The write of one batch at its reserved offsets. The bytes are copied into a buffer the
+   * writer thread takes over without another copy (the request's own buffer may share memory
+   * with other requests).
+   */
+  private batchWrite(p: Partition, batch: Buffer, sizeBytes: number, baseOffset: number, lastOffset: number, maxTimestamp: number) {
+    const transfer = new ArrayBuffer(sizeBytes);
+    const data = Buffer.from(transfer);
+    batch.copy(data, 0, 0, sizeBytes);
+    assignBaseOffset(data, baseOffset);
+    const op: WriteOp = ["insertBatch", [p.id, baseOffset, lastOffset, maxTimestamp, sizeBytes, data]];
+    return { op, transfer };
+  }
+
+  /**
+   * Reads whole batches from `offset` (the batch containing it first), bounded by maxBytes.
+   * read_uncommitted reads up to the high watermark; read_committed up to the last stable
+   * offset, with the aborted transactions that overlap what it returns.
+   */
+  fetch(topicName: string, partitionIndex: number, offset: number, maxBytes: number, isolation: IsolationLevel): FetchResult {
     const p = this.partition(topicName, partitionIndex);
     if (!p) {
       return {
@@ -416,24 +478,29 @@ export class Engine extends EventEmitter {
         logStartOffset: -1,
         batches: [],
         bytes: 0,
+        abortedTransactions: null,
       };
     }
-    const base = {
-      highWatermark: p.highWatermark,
-      lastStableOffset: p.highWatermark,
-      logStartOffset: p.logStartOffset,
-    };
-    if (offset < p.logStartOffset || offset > p.highWatermark) {
-      return { error: "OFFSET_OUT_OF_RANGE", ...base, batches: [], bytes: 0 };
-    }
-    if (offset === p.highWatermark || maxBytes <= 0) return { error: "NONE", ...base, batches: [], bytes: 0 };
-    const stored = this.reader.fetch(p.id, offset, p.highWatermark, maxBytes);
+    const committed = isolation === "read_committed";
+    const lso = p.lastStableOffset;
+    const base = { highWatermark: p.highWatermark, lastStableOffset: lso, logStartOffset: p.logStartOffset };
+    const empty = { ...base, batches: [], bytes: 0, abortedTransactions: committed ? [] : null };
+    if (offset < p.logStartOffset || offset > p.highWatermark) return { error: "OFFSET_OUT_OF_RANGE", ...empty };
+    const end = committed ? lso : p.highWatermark;
+    if (offset >= end || maxBytes <= 0) return { error: "NONE", ...empty };
+    const stored = this.reader.fetch(p.id, offset, end, maxBytes);
     let bytes = 0;
     const batches = stored.map((b) => {
       bytes += b.data.length;
       return b.data;
     });
-    return { error: "NONE", ...base, batches, bytes };
+    const last = stored[stored.length - 1];
+    const abortedTransactions = committed
+      ? last
+        ? this.reader.abortedTxns(p.id, offset, last.lastOffset)
+        : []
+      : null;
+    return { error: "NONE", ...base, batches, bytes, abortedTransactions };
   }
 
   /**
@@ -466,8 +533,10 @@ export class Engine extends EventEmitter {
   ): { error: EngineErrorName; offset: number; timestampMs: number } {
     const p = this.partition(topicName, partitionIndex);
     if (!p) return { error: "UNKNOWN_TOPIC_OR_PARTITION", offset: -1, timestampMs: -1 };
-    void isolation; // without transactions the last stable offset is the high watermark
-    if (timestampMs === -1) return { error: "NONE", offset: p.highWatermark, timestampMs: -1 };
+    if (timestampMs === -1) {
+      const latest = isolation === "read_committed" ? p.lastStableOffset : p.highWatermark;
+      return { error: "NONE", offset: latest, timestampMs: -1 };
+    }
     if (timestampMs === -2) return { error: "NONE", offset: p.logStartOffset, timestampMs: -1 };
     if (timestampMs === -3) {
       const b = this.reader.batchWithMaxTimestamp(p.id, p.logStartOffset);
@@ -510,6 +579,7 @@ export class Engine extends EventEmitter {
     await this.submit([
       ["setLogStartOffset", [offset, p.id]],
       ["deleteBatchesBelow", [p.id, offset]],
+      ["deleteAbortedTxnsBelow", [p.id, offset]],
     ]);
     if (!p.deleted) p.advanceLogStart(offset);
   }
@@ -565,6 +635,24 @@ export class Engine extends EventEmitter {
       for (const [e, c] of accepted) this.offsets.apply(groupId, e.topic, e.partition, c);
     }
     return errors;
+  }
+
+  /** Offsets a transaction committed, made visible once its marker commit is durable. */
+  private applyCommittedOffsets(offsets: readonly PendingOffset[], commitMs: number): void {
+    for (const o of offsets) {
+      this.offsets.apply(o.groupId, o.topic, o.partition, {
+        offset: o.offset,
+        leaderEpoch: o.leaderEpoch,
+        metadata: o.metadata,
+        commitMs,
+      });
+    }
+  }
+
+  /** Expires idle producer state (Kafka's producer.id.expiration.ms); run by retention. */
+  async expireProducers(): Promise<void> {
+    const ops = this.txn.expireProducers(this.clock.nowMs());
+    if (ops.length > 0) await this.submit(ops);
   }
 
   committedOffset(groupId: string, topic: string, partition: number): CommittedOffset | undefined {

@@ -65,6 +65,7 @@ export class Retention {
     for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
       if (!(await this.engine.reclaimDeletedChunk(RETENTION_CHUNK_BATCHES))) break;
     }
+    await this.engine.expireProducers();
     const now = this.engine.clock.nowMs();
     for (const topic of this.engine.listTopics()) {
       const { retentionMs, retentionBytes } = topic.effective;

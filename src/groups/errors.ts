@@ -20,3 +20,9 @@ export const GroupError = {
 } as const;
 
 export type GroupErrorCode = (typeof GroupError)[keyof typeof GroupError];
+
+/** The Kafka error name of a GroupError code (the engine reports errors by name). */
+export function groupErrorName(code: number): string {
+  for (const [name, value] of Object.entries(GroupError)) if (value === code) return name;
+  return "UNKNOWN_SERVER_ERROR";
+}

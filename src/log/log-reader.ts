@@ -25,6 +25,7 @@ export class LogReader {
   private readonly byTimestampStmt: Database.Statement;
   private readonly sizeStmt: Database.Statement;
   private readonly maxTimestampStmt: Database.Statement;
+  private readonly abortedStmt: Database.Statement;
 
   constructor(db: Database.Database) {
     this.fetchStmt = db
@@ -53,6 +54,19 @@ export class LogReader {
         "SELECT base_offset, last_offset, max_timestamp, data FROM batches WHERE partition_id = ? AND last_offset >= ? ORDER BY max_timestamp DESC, last_offset LIMIT 1",
       )
       .raw(true);
+    this.abortedStmt = db
+      .prepare(
+        "SELECT producer_id, first_offset FROM aborted_txns WHERE partition_id = ? AND last_offset >= ? AND first_offset <= ? ORDER BY first_offset",
+      )
+      .raw(true);
+  }
+
+  /** Aborted transactions whose range [first, marker] overlaps [fromOffset, toOffset]. */
+  abortedTxns(partitionId: number, fromOffset: number, toOffset: number): { producerId: number; firstOffset: number }[] {
+    return (this.abortedStmt.all(partitionId, fromOffset, toOffset) as [number, number][]).map(([producerId, firstOffset]) => ({
+      producerId,
+      firstOffset,
+    }));
   }
 
   /**

@@ -3,6 +3,7 @@
  *
  * Invariants (asserted where they change):
  *   logStartOffset <= highWatermark <= nextOffset
+ *   lastStableOffset <= highWatermark
  *   highWatermark only moves forward, and only when the commit holding [old hw, new hw) is durable.
  *   nextOffset is the offset the next appended batch gets; batches between highWatermark and
  *   nextOffset are in a commit that has not returned yet and are invisible to readers.
@@ -13,6 +14,11 @@ export class Partition {
   /** Called (then cleared) when the high watermark moves or the partition goes away. */
   private waiters = new Set<() => void>();
   deleted = false;
+  /**
+   * Open transactions with data in this partition: producer id -> first offset it wrote here.
+   * The last stable offset cannot pass the smallest of them (read_committed stops there).
+   */
+  readonly openTxns = new Map<number, number>();
 
   constructor(
     readonly id: number,
@@ -23,6 +29,18 @@ export class Partition {
     public nextOffset: number,
   ) {
     assert(logStartOffset <= highWatermark && highWatermark <= nextOffset, "partition offsets out of order");
+  }
+
+  /** min(high watermark, first offset of the oldest open transaction). */
+  get lastStableOffset(): number {
+    let lso = this.highWatermark;
+    for (const first of this.openTxns.values()) if (first < lso) lso = first;
+    return lso;
+  }
+
+  /** Forgets an open transaction once its marker is durable; read_committed readers may move on. */
+  closeTxn(producerId: number): void {
+    if (this.openTxns.delete(producerId)) this.wake();
   }
 
   /** Reserves offsets for a batch of `count` records; returns its base offset. */

@@ -13,6 +13,17 @@
  *   deleted_partitions  partitions of deleted topics whose batches are still being reclaimed,
  *                a bounded chunk per commit, so that deleting a big topic never stalls produce.
  *   group_offsets committed consumer-group offsets.
+ *
+ * Layout (version 2, exactly-once state; see src/txn/README.md):
+ *   producer_ids    every producer id ever handed out (ids are never reused).
+ *   producer_state  per (producer, partition): epoch and the last 5 batches' sequence ranges
+ *                   and offsets, for duplicate detection after a restart.
+ *   transactions    per transactional id: current and previous producer id/epoch, state.
+ *   txn_partitions  partitions in the open transaction, with the first offset written there
+ *                   (what holds the last stable offset back).
+ *   txn_groups, txn_offsets  groups in the transaction and their pending offsets.
+ *   aborted_txns    per partition, offset ranges of aborted transactions, for read_committed
+ *                   consumers (the Fetch response's aborted_transactions).
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -52,5 +63,61 @@ export const MIGRATIONS: readonly string[] = [
     commit_ms INTEGER NOT NULL,
     PRIMARY KEY (group_id, topic, partition)
   ) WITHOUT ROWID;
+  `,
+  // Version 2: exactly-once state (src/txn/). Written in the same commits as the batches they
+  // describe, so a restart finds producer sequences, open transactions and pending offsets
+  // exactly as acknowledged.
+  `
+  CREATE TABLE producer_ids (
+    producer_id INTEGER PRIMARY KEY,
+    allocated_ms INTEGER NOT NULL
+  );
+  CREATE TABLE producer_state (
+    producer_id INTEGER NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_epoch INTEGER NOT NULL,
+    batches TEXT NOT NULL,
+    update_ms INTEGER NOT NULL,
+    PRIMARY KEY (producer_id, partition_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE transactions (
+    transactional_id TEXT PRIMARY KEY,
+    producer_id INTEGER NOT NULL,
+    producer_epoch INTEGER NOT NULL,
+    last_producer_id INTEGER NOT NULL,
+    last_producer_epoch INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    update_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE txn_partitions (
+    transactional_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    first_offset INTEGER,
+    PRIMARY KEY (transactional_id, partition_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE txn_groups (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE txn_offsets (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    committed_offset INTEGER NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    PRIMARY KEY (transactional_id, group_id, topic, partition)
+  ) WITHOUT ROWID;
+  CREATE TABLE aborted_txns (
+    partition_id INTEGER NOT NULL,
+    producer_id INTEGER NOT NULL,
+    first_offset INTEGER NOT NULL,
+    last_offset INTEGER NOT NULL
+  );
+  CREATE INDEX aborted_txns_by_last_offset ON aborted_txns (partition_id, last_offset);
   `,
 ];

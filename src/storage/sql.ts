@@ -26,6 +26,40 @@ export const WRITE_SQL = {
   deleteGroupOffsets: "DELETE FROM group_offsets WHERE group_id = ?",
   deleteGroupOffset: "DELETE FROM group_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
   deleteTopicGroupOffsets: "DELETE FROM group_offsets WHERE topic = ?",
+  insertProducerId: "INSERT INTO producer_ids (producer_id, allocated_ms) VALUES (?, ?)",
+  upsertProducerState: `INSERT INTO producer_state (producer_id, partition_id, producer_epoch, batches, update_ms)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (producer_id, partition_id) DO UPDATE SET producer_epoch = excluded.producer_epoch,
+      batches = excluded.batches, update_ms = excluded.update_ms`,
+  deleteProducerState: "DELETE FROM producer_state WHERE producer_id = ? AND partition_id = ?",
+  deletePartitionProducerState: "DELETE FROM producer_state WHERE partition_id = ?",
+  upsertTransaction: `INSERT INTO transactions (transactional_id, producer_id, producer_epoch, last_producer_id,
+      last_producer_epoch, state, timeout_ms, start_ms, update_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (transactional_id) DO UPDATE SET producer_id = excluded.producer_id,
+      producer_epoch = excluded.producer_epoch, last_producer_id = excluded.last_producer_id,
+      last_producer_epoch = excluded.last_producer_epoch, state = excluded.state,
+      timeout_ms = excluded.timeout_ms, start_ms = excluded.start_ms, update_ms = excluded.update_ms`,
+  deleteTransaction: "DELETE FROM transactions WHERE transactional_id = ?",
+  insertTxnPartition: "INSERT OR IGNORE INTO txn_partitions (transactional_id, partition_id, first_offset) VALUES (?, ?, NULL)",
+  setTxnPartitionFirstOffset:
+    "UPDATE txn_partitions SET first_offset = ? WHERE transactional_id = ? AND partition_id = ? AND first_offset IS NULL",
+  clearTxnPartitions: "DELETE FROM txn_partitions WHERE transactional_id = ?",
+  insertTxnGroup: "INSERT OR IGNORE INTO txn_groups (transactional_id, group_id) VALUES (?, ?)",
+  clearTxnGroups: "DELETE FROM txn_groups WHERE transactional_id = ?",
+  upsertTxnOffset: `INSERT INTO txn_offsets (transactional_id, group_id, topic, partition, committed_offset, leader_epoch, metadata)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (transactional_id, group_id, topic, partition) DO UPDATE SET
+      committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch, metadata = excluded.metadata`,
+  /** Commit: pending offsets become the group's committed offsets, in the marker's commit. */
+  promoteTxnOffsets: `INSERT INTO group_offsets (group_id, topic, partition, committed_offset, leader_epoch, metadata, commit_ms)
+    SELECT group_id, topic, partition, committed_offset, leader_epoch, metadata, ? FROM txn_offsets WHERE transactional_id = ?
+    ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed_offset = excluded.committed_offset,
+      leader_epoch = excluded.leader_epoch, metadata = excluded.metadata, commit_ms = excluded.commit_ms`,
+  clearTxnOffsets: "DELETE FROM txn_offsets WHERE transactional_id = ?",
+  insertAbortedTxn: "INSERT INTO aborted_txns (partition_id, producer_id, first_offset, last_offset) VALUES (?, ?, ?, ?)",
+  deleteAbortedTxnsBelow: "DELETE FROM aborted_txns WHERE partition_id = ? AND last_offset < ?",
+  deletePartitionAbortedTxns: "DELETE FROM aborted_txns WHERE partition_id = ?",
 } as const;
 
 export type WriteSqlName = keyof typeof WRITE_SQL;

@@ -22,6 +22,14 @@ import { MetadataApi } from "./handlers/metadata.js";
 import { OffsetCommitApi } from "./handlers/offset-commit.js";
 import { OffsetFetchApi } from "./handlers/offset-fetch.js";
 import { ProduceApi } from "./handlers/produce.js";
+import { InitProducerIdApi } from "./handlers/init-producer-id.js";
+import { AddPartitionsToTxnApi } from "./handlers/add-partitions-to-txn.js";
+import { AddOffsetsToTxnApi } from "./handlers/add-offsets-to-txn.js";
+import { EndTxnApi } from "./handlers/end-txn.js";
+import { TxnOffsetCommitApi } from "./handlers/txn-offset-commit.js";
+import { DescribeProducersApi } from "./handlers/describe-producers.js";
+import { DescribeTransactionsApi } from "./handlers/describe-transactions.js";
+import { ListTransactionsApi } from "./handlers/list-transactions.js";
 import { SyncGroupApi } from "./handlers/sync-group.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a table of handlers with different request/response types
@@ -46,6 +54,14 @@ const apis: KafkaApi<any, any>[] = [
   DescribeConfigsApi,
   CreatePartitionsApi,
   DeleteGroupsApi,
+  InitProducerIdApi,
+  AddPartitionsToTxnApi,
+  AddOffsetsToTxnApi,
+  EndTxnApi,
+  TxnOffsetCommitApi,
+  DescribeProducersApi,
+  DescribeTransactionsApi,
+  ListTransactionsApi,
 ];
 
 export const API_TABLE: ReadonlyMap<number, KafkaApi> = new Map(apis.map((a) => [a.key, a as KafkaApi]));

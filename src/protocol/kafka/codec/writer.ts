@@ -8,6 +8,8 @@ import { assertUuid, UUID_BYTES } from "./uuid.js";
 export const ZERO_COPY_MIN_BYTES = 4096;
 /** Default initial size of the scratch buffer. */
 export const WRITER_INITIAL_CAPACITY_BYTES = 1024;
+/** Scratch buffers double in size up to this, then further ones are this size. */
+export const WRITER_SCRATCH_MAX_BYTES = 64 * 1024;
 /** Size of the frame length prefix written by framed writers. */
 export const FRAME_LENGTH_BYTES = 4;
 /** Kafka strings are limited to int16 max bytes, also in compact form. */
@@ -55,14 +57,12 @@ export class Writer {
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     if (this.finished) throw new Error("Writer used after finish()");
-    // Only the unsealed segment moves; sealed chunks keep referencing the old buffer.
-    const live = this.pos - this.segmentStart;
-    const capacity = Math.max(this.buf.length * 2, live + n, WRITER_INITIAL_CAPACITY_BYTES);
-    const next = Buffer.allocUnsafe(capacity);
-    this.buf.copy(next, 0, this.segmentStart, this.pos);
-    this.buf = next;
+    // Instead of growing (allocate + copy), what was written stays where it is as a chunk and
+    // writing continues in a fresh scratch buffer; only the n bytes of one value must be contiguous.
+    this.seal();
+    this.buf = Buffer.allocUnsafe(Math.max(n, Math.min(this.buf.length * 2, WRITER_SCRATCH_MAX_BYTES)));
+    this.pos = 0;
     this.segmentStart = 0;
-    this.pos = live;
   }
 
   private seal(): void {

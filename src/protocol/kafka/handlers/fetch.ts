@@ -50,7 +50,7 @@ function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLe
         highWatermark: r.highWatermark,
         lastStableOffset: r.lastStableOffset,
         logStartOffset: r.logStartOffset,
-        abortedTransactions: isolation === "read_committed" ? [] : null,
+        abortedTransactions: r.abortedTransactions,
         preferredReadReplica: -1,
         records: r.batches,
       };

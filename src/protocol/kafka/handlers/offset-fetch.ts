@@ -37,6 +37,17 @@ export const OffsetFetchApi = defineApi<OffsetFetchRequest, OffsetFetchResponse>
       topics: wanted.map((t) => ({
         name: t.name,
         partitions: t.partitionIndexes.map((partitionIndex) => {
+          // require_stable (v7+): a partition with offsets pending in an open transaction
+          // is not answered until that transaction ends; the client retries.
+          if (req.requireStable && engine.txn.hasPendingOffset(req.groupId, t.name, partitionIndex)) {
+            return {
+              partitionIndex,
+              committedOffset: -1,
+              committedLeaderEpoch: -1,
+              metadata: "",
+              errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+            };
+          }
           const c = engine.committedOffset(req.groupId, t.name, partitionIndex);
           return {
             partitionIndex,
