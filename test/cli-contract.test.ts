@@ -80,7 +80,10 @@ class Serve {
   async exit(): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no exit within ${EXIT_TIMEOUT_MS} ms:\n${this.output}`)), EXIT_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`no exit within ${EXIT_TIMEOUT_MS} ms:\n${this.output}`)),
+        EXIT_TIMEOUT_MS,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -123,7 +126,10 @@ async function listTopics(address: string): Promise<string[]> {
   }
 }
 
-function kcat(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function kcat(
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn("/usr/bin/kcat", args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -213,7 +219,17 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     assert.deepEqual(await s.stop("SIGTERM"), { code: 0, signal: null });
 
     // With both off there is nothing to ignore.
-    const quiet = new Serve(["serve", "--data", data, "--kafka", "127.0.0.1:0", "--nats", "off", "--http", "off"]);
+    const quiet = new Serve([
+      "serve",
+      "--data",
+      data,
+      "--kafka",
+      "127.0.0.1:0",
+      "--nats",
+      "off",
+      "--http",
+      "off",
+    ]);
     await quiet.ready();
     assert.equal(quiet.records().filter((r) => /ignored/i.test(String(r.msg))).length, 0, quiet.output);
     assert.deepEqual(await quiet.stop("SIGTERM"), { code: 0, signal: null });
@@ -237,20 +253,11 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     const address = kafkaAddressOf(await s.ready());
     const r = await kcat(["-b", address, "-L", "-J"]);
     assert.equal(r.code, 0, r.stderr);
-    const md = JSON.parse(r.stdout) as { brokers: { id: number; name: string }[] };
+    // kcat prints the bootstrap broker's Metadata answer (nothing listens at the advertised address).
+    const md = JSON.parse(r.stdout) as { brokers: { id: number; name: string }[]; controllerid: number };
     assert.deepEqual(md.brokers, [{ id: 0, name: "127.0.0.2:19092" }]);
+    assert.equal(md.controllerid, 0);
 
-    const admin = kafkaClient(address).admin();
-    await admin.connect();
-    try {
-      const cluster = await admin.describeCluster();
-      assert.deepEqual(
-        cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
-        [{ nodeId: 0, host: "127.0.0.2", port: 19092 }],
-      );
-    } finally {
-      await admin.disconnect();
-    }
     assert.deepEqual(await s.stop("SIGTERM"), { code: 0, signal: null });
   });
 

@@ -152,14 +152,19 @@ describe("SIGKILL during produce", { timeout: 200_000 }, () => {
     for (let p = 0; p < PARTITIONS; p++) {
       const msgs = log.get(p)!;
       // Dense and increasing: exactly offsets 0..hw-1, in order.
-      assert.equal(msgs.length, high.get(p), `partition ${p}: read ${msgs.length}, high watermark ${high.get(p)}`);
+      assert.equal(
+        msgs.length,
+        high.get(p),
+        `partition ${p}: read ${msgs.length}, high watermark ${high.get(p)}`,
+      );
       msgs.forEach((m, i) => {
         if (m.offset !== i) assert.fail(`partition ${p}: position ${i} holds offset ${m.offset}`);
       });
       // Every acked record sits at the offset its ack reported.
       for (const [offset, value] of acked.get(p)!) {
         const at = msgs[offset];
-        if (at?.value !== value) assert.fail(`partition ${p} offset ${offset}: acked ${value}, found ${at?.value}`);
+        if (at?.value !== value)
+          assert.fail(`partition ${p} offset ${offset}: acked ${value}, found ${at?.value}`);
       }
       for (const m of msgs) present.add(m.value);
     }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import kafkajs, { type Admin, type Consumer, type Kafka, type Producer } from "kafkajs";
 import { kafkaClient } from "./helpers/kafka.js";
-import { type TestServer, startServer } from "./helpers/server.js";
+import { startServer, type TestServer } from "./helpers/server.js";
 
 const { AssignerProtocol } = kafkajs;
 
@@ -114,10 +114,7 @@ describe("kafkajs consumer groups", { timeout: 120_000 }, () => {
     assert.equal(g.groupId, groupId);
     assert.equal(g.state, "Stable");
     assert.equal(g.protocolType, "consumer");
-    assert.deepEqual(
-      g.members.map((x) => x.memberId).sort(),
-      [a.memberId, b.memberId, c.memberId].sort(),
-    );
+    assert.deepEqual(g.members.map((x) => x.memberId).sort(), [a.memberId, b.memberId, c.memberId].sort());
     for (const x of g.members) {
       const decoded = AssignerProtocol.MemberAssignment.decode(x.memberAssignment);
       const mine = [a, b, c].find((m) => m.memberId === x.memberId)!;
@@ -152,7 +149,11 @@ describe("kafkajs consumer groups", { timeout: 120_000 }, () => {
 
     // Messages produced now are consumed exactly once by a or b.
     const values = Array.from({ length: 120 }, (_, i) => `after-rebalance-${i}`);
-    await producer.send({ topic, acks: -1, messages: values.map((value, i) => ({ value, partition: i % 6 })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: values.map((value, i) => ({ value, partition: i % 6 })),
+    });
     const total = () => a.got.length + b.got.length;
     await waitFor(
       () => total() >= values.length,
@@ -173,10 +174,14 @@ describe("kafkajs consumer groups", { timeout: 120_000 }, () => {
     await a.consumer.disconnect();
     await b.consumer.disconnect();
     const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
-    assert.deepEqual(
-      Object.fromEntries(committed[0].partitions.map((p) => [p.partition, p.offset])),
-      { 0: "20", 1: "20", 2: "20", 3: "20", 4: "20", 5: "20" },
-    );
+    assert.deepEqual(Object.fromEntries(committed[0].partitions.map((p) => [p.partition, p.offset])), {
+      0: "20",
+      1: "20",
+      2: "20",
+      3: "20",
+      4: "20",
+      5: "20",
+    });
     const empty = await admin.describeGroups([groupId]);
     assert.equal(empty.groups[0].state, "Empty");
     assert.equal(empty.groups[0].members.length, 0);
@@ -188,9 +193,13 @@ describe("kafkajs consumer groups", { timeout: 120_000 }, () => {
     const listedAfter = await admin.listGroups();
     assert.ok(!listedAfter.groups.some((x) => x.groupId === groupId), JSON.stringify(listedAfter));
     const offsetsAfter = await admin.fetchOffsets({ groupId, topics: [topic] });
-    assert.deepEqual(
-      Object.fromEntries(offsetsAfter[0].partitions.map((p) => [p.partition, p.offset])),
-      { 0: "-1", 1: "-1", 2: "-1", 3: "-1", 4: "-1", 5: "-1" },
-    );
+    assert.deepEqual(Object.fromEntries(offsetsAfter[0].partitions.map((p) => [p.partition, p.offset])), {
+      0: "-1",
+      1: "-1",
+      2: "-1",
+      3: "-1",
+      4: "-1",
+      5: "-1",
+    });
   });
 });

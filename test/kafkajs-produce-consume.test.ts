@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import kafkajs, { type Admin, type Consumer, type Kafka, type KafkaMessage, type Producer } from "kafkajs";
 import { kafkaClient } from "./helpers/kafka.js";
-import { type TestServer, startServer } from "./helpers/server.js";
+import { startServer, type TestServer } from "./helpers/server.js";
 
 const { CompressionTypes } = kafkajs;
 
@@ -47,7 +47,12 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
   const consumers: Consumer[] = [];
 
   function consumer(groupId: string): Consumer {
-    const c = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    const c = kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 500,
+    });
     consumers.push(c);
     return c;
   }
@@ -90,7 +95,12 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
     const sent: { key: string; value: string; headers: Record<string, string>; partition?: number }[] = [];
     // Explicit partitions.
     for (let i = 0; i < 30; i++) {
-      sent.push({ key: `ek-${i}`, value: `explicit-${i}`, headers: { i: String(i), kind: "explicit" }, partition: i % 3 });
+      sent.push({
+        key: `ek-${i}`,
+        value: `explicit-${i}`,
+        headers: { i: String(i), kind: "explicit" },
+        partition: i % 3,
+      });
     }
     // Key-hashed: 10 keys, 4 messages each.
     for (let i = 0; i < 40; i++) {
@@ -127,7 +137,10 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
     }
     assert.equal(keyPartitions.size, 10);
     for (const [k, ps] of keyPartitions) assert.equal(ps.size, 1, `key ${k} in partitions ${[...ps]}`);
-    assert.ok(new Set([...keyPartitions.values()].map((s) => [...s][0])).size > 1, "all keys hashed to one partition");
+    assert.ok(
+      new Set([...keyPartitions.values()].map((s) => [...s][0])).size > 1,
+      "all keys hashed to one partition",
+    );
 
     // Per partition: offsets are dense from 0, and delivered in order.
     const ends: Record<number, number> = {};
@@ -162,7 +175,9 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
         topic,
         acks: -1,
         compression: CompressionTypes.GZIP,
-        messages: values.slice(i, i + 50).map((v, j) => ({ key: `k${j}`, value: v, partition: (i / 50) % 2 })),
+        messages: values
+          .slice(i, i + 50)
+          .map((v, j) => ({ key: `k${j}`, value: v, partition: (i / 50) % 2 })),
       });
       assert.equal(res[0].errorCode, 0);
     }
@@ -195,7 +210,11 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
       () => "the consumer to fetch",
     );
     const fresh = Array.from({ length: 10 }, (_, i) => `new-${i}`);
-    await producer.send({ topic, acks: -1, messages: fresh.map((value, i) => ({ value, partition: i % 2 })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: fresh.map((value, i) => ({ value, partition: i % 2 })),
+    });
     await waitFor(
       () => got.length >= fresh.length,
       30_000,
@@ -241,16 +260,19 @@ describe("kafkajs produce and consume", { timeout: 120_000 }, () => {
     await producer.send({
       topic,
       acks: -1,
-      messages: Array.from({ length: 20 }, (_, i) => ({ value: `d-${i % 2}-${Math.floor(i / 2)}`, partition: i % 2 })),
+      messages: Array.from({ length: 20 }, (_, i) => ({
+        value: `d-${i % 2}-${Math.floor(i / 2)}`,
+        partition: i % 2,
+      })),
     });
     // kafkajs looks partition leaders up in its metadata cache, so load the topic into it first.
     await admin.fetchTopicMetadata({ topics: [topic] });
     await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: "7" }] });
     const wm = await admin.fetchTopicOffsets(topic);
-    assert.deepEqual(
-      Object.fromEntries(wm.map((o) => [o.partition, [o.low, o.high]])),
-      { 0: ["7", "10"], 1: ["0", "10"] },
-    );
+    assert.deepEqual(Object.fromEntries(wm.map((o) => [o.partition, [o.low, o.high]])), {
+      0: ["7", "10"],
+      1: ["0", "10"],
+    });
     const { got } = await consume(topic, "pc-delete-records-group", true);
     await waitFor(
       () => got.length >= 13,

@@ -25,7 +25,12 @@ interface Got {
 
 /** Consumes with a group until `n` messages arrived, then leaves (committing its offsets). */
 async function consumeN(kafka: Kafka, topic: string, groupId: string, n: number): Promise<Got[]> {
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 500 });
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+  });
   const got: Got[] = [];
   try {
     await consumer.connect();
@@ -50,7 +55,11 @@ async function produce(kafka: Kafka, topic: string, values: string[]): Promise<v
   const producer = kafka.producer();
   await producer.connect();
   try {
-    const res = await producer.send({ topic, acks: -1, messages: values.map((value, i) => ({ value, partition: i % 2 })) });
+    const res = await producer.send({
+      topic,
+      acks: -1,
+      messages: values.map((value, i) => ({ value, partition: i % 2 })),
+    });
     for (const r of res) assert.equal(r.errorCode, 0);
   } finally {
     await producer.disconnect();
@@ -73,7 +82,10 @@ async function scenario(server: TestServer, signal: "SIGTERM" | "SIGKILL"): Prom
   await produce(kafka, topic, second);
   // The group's commit is in place before the restart.
   const before = await admin.fetchOffsets({ groupId, topics: [topic] });
-  assert.deepEqual(Object.fromEntries(before[0].partitions.map((p) => [p.partition, p.offset])), { 0: "25", 1: "25" });
+  assert.deepEqual(Object.fromEntries(before[0].partitions.map((p) => [p.partition, p.offset])), {
+    0: "25",
+    1: "25",
+  });
   await admin.disconnect();
 
   const code = await server.stop(signal);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import kafkajs, { type Admin } from "kafkajs";
 import { kafkaClient } from "./helpers/kafka.js";
-import { type TestServer, startServer } from "./helpers/server.js";
+import { startServer, type TestServer } from "./helpers/server.js";
 
 const { ConfigResourceTypes } = kafkajs;
 

@@ -10,7 +10,7 @@ import kafkajs, { type Admin } from "kafkajs";
 import { ApiVersions, Fetch } from "../src/protocol/kafka/generated/messages.js";
 import { kafkaClient } from "./helpers/kafka.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
-import { type TestServer, startServer } from "./helpers/server.js";
+import { startServer, type TestServer } from "./helpers/server.js";
 
 const { CompressionTypes } = kafkajs;
 const KCAT = "/usr/bin/kcat";
@@ -157,14 +157,11 @@ describe("kcat", { timeout: 180_000 }, () => {
     const t3 = md.topics.find((t) => t.topic === "kcat-meta-3");
     assert.ok(t3, out);
     assert.equal(t3.error, undefined);
-    assert.deepEqual(
-      t3.partitions.map((p) => [p.partition, p.leader]).sort(),
-      [
-        [0, 0],
-        [1, 0],
-        [2, 0],
-      ],
-    );
+    assert.deepEqual(t3.partitions.map((p) => [p.partition, p.leader]).sort(), [
+      [0, 0],
+      [1, 0],
+      [2, 0],
+    ]);
     assert.equal(md.topics.find((t) => t.topic === "kcat-meta-1")?.partitions.length, 1);
   });
 
@@ -196,9 +193,23 @@ describe("kcat", { timeout: 180_000 }, () => {
     for (let p = 0; p < 3; p++) {
       const vs = Array.from({ length: 20 }, (_, i) => `p${p}-v${i}`);
       values.push(...vs);
-      ok(await kcat(["-b", b, "-P", "-t", topic, "-p", String(p)], vs.map((v) => `${v}\n`).join("")), "kcat -P -p");
+      ok(
+        await kcat(["-b", b, "-P", "-t", topic, "-p", String(p)], vs.map((v) => `${v}\n`).join("")),
+        "kcat -P -p",
+      );
     }
-    const groupArgs = ["-b", b, "-G", group, "-X", "auto.offset.reset=earliest", "-e", "-f", "%p %o %s\\n", topic];
+    const groupArgs = [
+      "-b",
+      b,
+      "-G",
+      group,
+      "-X",
+      "auto.offset.reset=earliest",
+      "-e",
+      "-f",
+      "%p %o %s\\n",
+      topic,
+    ];
     const out = ok(await kcat(groupArgs, "", 60_000), "kcat -G");
     const rows = out
       .trim()

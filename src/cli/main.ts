@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { pino } from "pino";
 import { OnceDB } from "../oncedb.js";
 import { parseListen } from "./address.js";
+import { registerTransactionCommands } from "./transactions.js";
 
 const program = new Command();
 program.name("oncedb").description("Exactly-once event platform: a Kafka-compatible durable log on SQLite");
@@ -90,6 +91,8 @@ program
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   });
+
+registerTransactionCommands(program, process.env.ONCEDB_KAFKA ?? "127.0.0.1:9092");
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`${(err as Error).message}\n`);

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { GroupCoordinator } from "../groups/coordinator.js";
+import { groupErrorName } from "../groups/errors.js";
 import { LogReader } from "../log/log-reader.js";
 import { Partition } from "../log/partition.js";
 import { assignBaseOffset, checkProducedBatch, readBatchHeader } from "../log/record-batch.js";
@@ -23,7 +24,6 @@ import { Store } from "../storage/store.js";
 import type { StorageError } from "../storage/writer.js";
 import { TransactionCoordinator } from "../txn/coordinator.js";
 import type { PendingOffset, TxnHost } from "../txn/types.js";
-import { groupErrorName } from "../groups/errors.js";
 import { assert } from "../util/assert.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { EngineError, type EngineErrorName } from "./errors.js";
@@ -134,7 +134,9 @@ export class Engine extends EventEmitter {
     this.reader = new LogReader(store.reader);
     this.groups = new GroupCoordinator({ clock: this.clock });
     this.retention = new Retention(this, opts.retentionCheckIntervalMs ?? 300_000);
-    this.txn = new TransactionCoordinator(this.txnHost(), { transactionTimeoutMsMax: opts.transactionTimeoutMsMax });
+    this.txn = new TransactionCoordinator(this.txnHost(), {
+      transactionTimeoutMsMax: opts.transactionTimeoutMsMax,
+    });
     store.writer.onFailure = (err) => this.onStorageFailure(err);
   }
 
@@ -149,12 +151,21 @@ export class Engine extends EventEmitter {
         const h = readBatchHeader(batch);
         const baseOffset = p.reserve(h.recordCount);
         const lastOffset = baseOffset + h.lastOffsetDelta;
-        const { op, transfer } = this.batchWrite(p, batch, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+        const { op, transfer } = this.batchWrite(
+          p,
+          batch,
+          h.sizeBytes,
+          baseOffset,
+          lastOffset,
+          h.maxTimestamp,
+        );
         return { op, transfer, baseOffset, lastOffset };
       },
       applyCommittedOffsets: (offsets, commitMs) => this.applyCommittedOffsets(offsets, commitMs),
       validateGroupMember: (groupId, memberId, generationId, instanceId) =>
-        groupErrorName(this.groups.validateCommit(groupId, memberId, generationId, instanceId)) as EngineErrorName,
+        groupErrorName(
+          this.groups.validateCommit(groupId, memberId, generationId, instanceId),
+        ) as EngineErrorName,
     };
   }
 
@@ -437,12 +448,17 @@ export class Engine extends EventEmitter {
     if (verdict?.kind === "duplicate") {
       // The original may still be in a commit: answer only once everything before is durable.
       const { baseOffset } = verdict.batch;
-      return this.submit([]).then(() => ({ baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 }));
+      return this.submit([]).then(() => ({
+        baseOffset,
+        logStartOffset: p.logStartOffset,
+        logAppendTimeMs: -1,
+      }));
     }
     const baseOffset = p.reserve(h.recordCount);
     const lastOffset = baseOffset + h.lastOffsetDelta;
     const { op, transfer } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
-    const ops: WriteOp[] = verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
+    const ops: WriteOp[] =
+      verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
     return this.submit(ops, [transfer], h.sizeBytes).then(() => {
       p.advanceHighWatermark(lastOffset + 1);
       return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
@@ -454,7 +470,14 @@ export class Engine extends EventEmitter {
    * writer thread takes over without another copy (the request's own buffer may share memory
    * with other requests).
    */
-  private batchWrite(p: Partition, batch: Buffer, sizeBytes: number, baseOffset: number, lastOffset: number, maxTimestamp: number) {
+  private batchWrite(
+    p: Partition,
+    batch: Buffer,
+    sizeBytes: number,
+    baseOffset: number,
+    lastOffset: number,
+    maxTimestamp: number,
+  ) {
     const transfer = new ArrayBuffer(sizeBytes);
     const data = Buffer.from(transfer);
     batch.copy(data, 0, 0, sizeBytes);
@@ -468,7 +491,13 @@ export class Engine extends EventEmitter {
    * read_uncommitted reads up to the high watermark; read_committed up to the last stable
    * offset, with the aborted transactions that overlap what it returns.
    */
-  fetch(topicName: string, partitionIndex: number, offset: number, maxBytes: number, isolation: IsolationLevel): FetchResult {
+  fetch(
+    topicName: string,
+    partitionIndex: number,
+    offset: number,
+    maxBytes: number,
+    isolation: IsolationLevel,
+  ): FetchResult {
     const p = this.partition(topicName, partitionIndex);
     if (!p) {
       return {
@@ -485,7 +514,8 @@ export class Engine extends EventEmitter {
     const lso = p.lastStableOffset;
     const base = { highWatermark: p.highWatermark, lastStableOffset: lso, logStartOffset: p.logStartOffset };
     const empty = { ...base, batches: [], bytes: 0, abortedTransactions: committed ? [] : null };
-    if (offset < p.logStartOffset || offset > p.highWatermark) return { error: "OFFSET_OUT_OF_RANGE", ...empty };
+    if (offset < p.logStartOffset || offset > p.highWatermark)
+      return { error: "OFFSET_OUT_OF_RANGE", ...empty };
     const end = committed ? lso : p.highWatermark;
     if (offset >= end || maxBytes <= 0) return { error: "NONE", ...empty };
     const stored = this.reader.fetch(p.id, offset, end, maxBytes);

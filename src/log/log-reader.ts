@@ -62,11 +62,17 @@ export class LogReader {
   }
 
   /** Aborted transactions whose range [first, marker] overlaps [fromOffset, toOffset]. */
-  abortedTxns(partitionId: number, fromOffset: number, toOffset: number): { producerId: number; firstOffset: number }[] {
-    return (this.abortedStmt.all(partitionId, fromOffset, toOffset) as [number, number][]).map(([producerId, firstOffset]) => ({
-      producerId,
-      firstOffset,
-    }));
+  abortedTxns(
+    partitionId: number,
+    fromOffset: number,
+    toOffset: number,
+  ): { producerId: number; firstOffset: number }[] {
+    return (this.abortedStmt.all(partitionId, fromOffset, toOffset) as [number, number][]).map(
+      ([producerId, firstOffset]) => ({
+        producerId,
+        firstOffset,
+      }),
+    );
   }
 
   /**

@@ -41,7 +41,8 @@ export const WRITE_SQL = {
       last_producer_epoch = excluded.last_producer_epoch, state = excluded.state,
       timeout_ms = excluded.timeout_ms, start_ms = excluded.start_ms, update_ms = excluded.update_ms`,
   deleteTransaction: "DELETE FROM transactions WHERE transactional_id = ?",
-  insertTxnPartition: "INSERT OR IGNORE INTO txn_partitions (transactional_id, partition_id, first_offset) VALUES (?, ?, NULL)",
+  insertTxnPartition:
+    "INSERT OR IGNORE INTO txn_partitions (transactional_id, partition_id, first_offset) VALUES (?, ?, NULL)",
   setTxnPartitionFirstOffset:
     "UPDATE txn_partitions SET first_offset = ? WHERE transactional_id = ? AND partition_id = ? AND first_offset IS NULL",
   clearTxnPartitions: "DELETE FROM txn_partitions WHERE transactional_id = ?",
@@ -57,7 +58,8 @@ export const WRITE_SQL = {
     ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed_offset = excluded.committed_offset,
       leader_epoch = excluded.leader_epoch, metadata = excluded.metadata, commit_ms = excluded.commit_ms`,
   clearTxnOffsets: "DELETE FROM txn_offsets WHERE transactional_id = ?",
-  insertAbortedTxn: "INSERT INTO aborted_txns (partition_id, producer_id, first_offset, last_offset) VALUES (?, ?, ?, ?)",
+  insertAbortedTxn:
+    "INSERT INTO aborted_txns (partition_id, producer_id, first_offset, last_offset) VALUES (?, ?, ?, ?)",
   deleteAbortedTxnsBelow: "DELETE FROM aborted_txns WHERE partition_id = ? AND last_offset < ?",
   deletePartitionAbortedTxns: "DELETE FROM aborted_txns WHERE partition_id = ?",
 } as const;

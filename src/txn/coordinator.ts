@@ -64,7 +64,8 @@ export type ProduceVerdict =
   | { readonly kind: "duplicate"; readonly batch: KeptBatch }
   | { readonly kind: "error"; readonly error: EngineErrorName; readonly message: string };
 
-const offsetKey = (groupId: string, topic: string, partition: number) => `${groupId}\u0000${topic}\u0000${partition}`;
+const offsetKey = (groupId: string, topic: string, partition: number) =>
+  `${groupId}\u0000${topic}\u0000${partition}`;
 
 export class TransactionCoordinator {
   private readonly txns = new Map<string, Txn>();
@@ -126,14 +127,28 @@ export class TransactionCoordinator {
       const p = this.host.partitionById(partitionId);
       if (p && first !== null) p.openTxns.set(txn.producerId, first);
     }
-    for (const [id, groupId] of db.prepare("SELECT transactional_id, group_id FROM txn_groups").raw().all() as [string, string][]) {
+    for (const [id, groupId] of db
+      .prepare("SELECT transactional_id, group_id FROM txn_groups")
+      .raw()
+      .all() as [string, string][]) {
       this.txns.get(id)?.groups.add(groupId);
     }
     for (const [id, groupId, topic, partition, offset, leaderEpoch, metadata] of db
-      .prepare("SELECT transactional_id, group_id, topic, partition, committed_offset, leader_epoch, metadata FROM txn_offsets")
+      .prepare(
+        "SELECT transactional_id, group_id, topic, partition, committed_offset, leader_epoch, metadata FROM txn_offsets",
+      )
       .raw()
       .all() as [string, string, string, number, number, number, string | null][]) {
-      this.txns.get(id)?.offsets.set(offsetKey(groupId, topic, partition), { groupId, topic, partition, offset, leaderEpoch, metadata });
+      this.txns
+        .get(id)
+        ?.offsets.set(offsetKey(groupId, topic, partition), {
+          groupId,
+          topic,
+          partition,
+          offset,
+          leaderEpoch,
+          metadata,
+        });
     }
   }
 
@@ -168,21 +183,37 @@ export class TransactionCoordinator {
     const firstSeq = h.baseSequence;
     const lastSeq = lastSequence(firstSeq, h.recordCount);
     if (firstSeq < 0) {
-      return { kind: "error", error: "OUT_OF_ORDER_SEQUENCE_NUMBER", message: `idempotent batch with sequence ${firstSeq}` };
+      return {
+        kind: "error",
+        error: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+        message: `idempotent batch with sequence ${firstSeq}`,
+      };
     }
     let txn: Txn | undefined;
     if (transactional) {
       txn = this.byProducerId.get(pid);
       if (!txn) {
-        return { kind: "error", error: "INVALID_PRODUCER_ID_MAPPING", message: `producer ${pid} has no transaction` };
+        return {
+          kind: "error",
+          error: "INVALID_PRODUCER_ID_MAPPING",
+          message: `producer ${pid} has no transaction`,
+        };
       }
       if (h.producerEpoch < txn.producerEpoch) {
-        return { kind: "error", error: "INVALID_PRODUCER_EPOCH", message: `producer epoch ${h.producerEpoch} is fenced by ${txn.producerEpoch}` };
+        return {
+          kind: "error",
+          error: "INVALID_PRODUCER_EPOCH",
+          message: `producer epoch ${h.producerEpoch} is fenced by ${txn.producerEpoch}`,
+        };
       }
       // KIP-890 part 1: a transactional write must go to a partition added to the ongoing
       // transaction; otherwise it could hang the last stable offset forever.
       if (txn.state !== TxnState.Ongoing || !txn.partitions.has(p.id)) {
-        return { kind: "error", error: "INVALID_TXN_STATE", message: `partition ${p.topic}-${p.index} is not in an ongoing transaction of producer ${pid}` };
+        return {
+          kind: "error",
+          error: "INVALID_TXN_STATE",
+          message: `partition ${p.topic}-${p.index} is not in an ongoing transaction of producer ${pid}`,
+        };
       }
     }
     const states = this.producerMap(p.id);
@@ -233,7 +264,10 @@ export class TransactionCoordinator {
     let txn = this.txns.get(transactionalId);
     if (!txn) {
       if (this.txns.size >= TRANSACTIONAL_IDS_MAX) {
-        return { error: "COORDINATOR_NOT_AVAILABLE", message: `more than ${TRANSACTIONAL_IDS_MAX} transactional ids` };
+        return {
+          error: "COORDINATOR_NOT_AVAILABLE",
+          message: `more than ${TRANSACTIONAL_IDS_MAX} transactional ids`,
+        };
       }
       const producerId = this.nextProducerId++;
       txn = {
@@ -257,10 +291,14 @@ export class TransactionCoordinator {
     }
     if (this.inFlight(txn)) return { error: "CONCURRENT_TRANSACTIONS" };
     if (expected && expected.producerId >= 0) {
-      const isCurrent = expected.producerId === txn.producerId && expected.producerEpoch === txn.producerEpoch;
-      const isRetry = expected.producerId === txn.lastProducerId && expected.producerEpoch === txn.lastProducerEpoch;
-      if (isRetry && !isCurrent) return { error: "NONE", producerId: txn.producerId, producerEpoch: txn.producerEpoch };
-      if (!isCurrent) return { error: fencedError, message: "producer id and epoch do not match the transaction" };
+      const isCurrent =
+        expected.producerId === txn.producerId && expected.producerEpoch === txn.producerEpoch;
+      const isRetry =
+        expected.producerId === txn.lastProducerId && expected.producerEpoch === txn.lastProducerEpoch;
+      if (isRetry && !isCurrent)
+        return { error: "NONE", producerId: txn.producerId, producerEpoch: txn.producerEpoch };
+      if (!isCurrent)
+        return { error: fencedError, message: "producer id and epoch do not match the transaction" };
     }
     const ops: WriteOp[] = [];
     txn.lastProducerId = txn.producerId;
@@ -298,7 +336,9 @@ export class TransactionCoordinator {
 
   private inFlight(txn: Txn): boolean {
     return (
-      txn.state === TxnState.PrepareCommit || txn.state === TxnState.PrepareAbort || txn.state === TxnState.PrepareEpochFence
+      txn.state === TxnState.PrepareCommit ||
+      txn.state === TxnState.PrepareAbort ||
+      txn.state === TxnState.PrepareEpochFence
     );
   }
 
@@ -321,13 +361,23 @@ export class TransactionCoordinator {
   }
 
   /** Checks that a request comes from the transaction's current producer. */
-  private current(transactionalId: string, producerId: number, producerEpoch: number): TxnResult<{ txn: Txn }> {
+  private current(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+  ): TxnResult<{ txn: Txn }> {
     const txn = this.txns.get(transactionalId);
     if (!txn || txn.producerId !== producerId) {
-      return { error: "INVALID_PRODUCER_ID_MAPPING", message: `transactional id ${transactionalId} does not map to producer ${producerId}` };
+      return {
+        error: "INVALID_PRODUCER_ID_MAPPING",
+        message: `transactional id ${transactionalId} does not map to producer ${producerId}`,
+      };
     }
     if (producerEpoch < txn.producerEpoch) {
-      return { error: "INVALID_PRODUCER_EPOCH", message: `producer epoch ${producerEpoch} is fenced by ${txn.producerEpoch}` };
+      return {
+        error: "INVALID_PRODUCER_EPOCH",
+        message: `producer epoch ${producerEpoch} is fenced by ${txn.producerEpoch}`,
+      };
     }
     if (producerEpoch > txn.producerEpoch) {
       return { error: "INVALID_PRODUCER_EPOCH", message: `producer epoch ${producerEpoch} was never issued` };
@@ -359,7 +409,8 @@ export class TransactionCoordinator {
     if (found.some((p) => !p)) {
       return found.map((p) => (p ? "OPERATION_NOT_ATTEMPTED" : "UNKNOWN_TOPIC_OR_PARTITION"));
     }
-    if (txn.partitions.size + found.length > TXN_PARTITIONS_MAX) return partitions.map(() => "INVALID_REQUEST");
+    if (txn.partitions.size + found.length > TXN_PARTITIONS_MAX)
+      return partitions.map(() => "INVALID_REQUEST");
     const now = this.host.clock.nowMs();
     this.begin(txn, now);
     const ops: WriteOp[] = [this.txnRow(txn)];
@@ -373,7 +424,12 @@ export class TransactionCoordinator {
     return partitions.map(() => "NONE");
   }
 
-  async addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string): Promise<EngineErrorName> {
+  async addOffsets(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    groupId: string,
+  ): Promise<EngineErrorName> {
     const cur = this.current(transactionalId, producerId, producerEpoch);
     if (cur.error !== "NONE") return cur.error;
     const { txn } = cur as { txn: Txn };
@@ -399,7 +455,12 @@ export class TransactionCoordinator {
     if (!txn.groups.has(groupId) || txn.state !== TxnState.Ongoing) return all("INVALID_TXN_STATE");
     if (member) {
       // KIP-447: a consumer that lost its partitions in a rebalance must not commit for them.
-      const e = this.host.validateGroupMember(groupId, member.memberId, member.generationId, member.groupInstanceId);
+      const e = this.host.validateGroupMember(
+        groupId,
+        member.memberId,
+        member.generationId,
+        member.groupInstanceId,
+      );
       if (e !== "NONE") return all(e);
     }
     const ops: WriteOp[] = [];
@@ -407,7 +468,10 @@ export class TransactionCoordinator {
       if (!this.host.partition(o.topic, o.partition)) return "UNKNOWN_TOPIC_OR_PARTITION";
       const pending: PendingOffset = { groupId, ...o };
       txn.offsets.set(offsetKey(groupId, o.topic, o.partition), pending);
-      ops.push(["upsertTxnOffset", [transactionalId, groupId, o.topic, o.partition, o.offset, o.leaderEpoch, o.metadata]]);
+      ops.push([
+        "upsertTxnOffset",
+        [transactionalId, groupId, o.topic, o.partition, o.offset, o.leaderEpoch, o.metadata],
+      ]);
       return "NONE";
     });
     txn.updateMs = this.host.clock.nowMs();
@@ -424,7 +488,12 @@ export class TransactionCoordinator {
 
   // ------------------------------------------------------------------ EndTxn
 
-  async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EngineErrorName> {
+  async endTxn(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<EngineErrorName> {
     const cur = this.current(transactionalId, producerId, producerEpoch);
     if (cur.error !== "NONE") return cur.error;
     const { txn } = cur as { txn: Txn };
@@ -457,7 +526,13 @@ export class TransactionCoordinator {
    * Returns what to do once the commit is durable. On failure it is not called: the engine
    * reloads every structure from disk instead.
    */
-  private stageEnd(txn: Txn, commit: boolean, ops: WriteOp[], transfer: ArrayBuffer[], now: number): () => void {
+  private stageEnd(
+    txn: Txn,
+    commit: boolean,
+    ops: WriteOp[],
+    transfer: ArrayBuffer[],
+    now: number,
+  ): () => void {
     const marked: { p: Partition; lastOffset: number }[] = [];
     const epoch = txn.producerEpoch;
     const pid = txn.producerId;
@@ -465,7 +540,13 @@ export class TransactionCoordinator {
       const p = this.host.partitionById(partitionId);
       if (!p || p.deleted) continue;
       const marker = encodeBatch({
-        records: [{ key: controlKey(commit ? CONTROL_COMMIT : CONTROL_ABORT), value: controlValue(), timestampMs: now }],
+        records: [
+          {
+            key: controlKey(commit ? CONTROL_COMMIT : CONTROL_ABORT),
+            value: controlValue(),
+            timestampMs: now,
+          },
+        ],
         attributes: Attr.control | Attr.transactional,
         producerId: pid,
         producerEpoch: epoch,
@@ -515,11 +596,16 @@ export class TransactionCoordinator {
   /** Aborts every transaction past its timeout and bumps its epoch (fencing its producer). */
   async abortExpired(): Promise<string[]> {
     const now = this.host.clock.nowMs();
-    const expired = [...this.txns.values()].filter((t) => t.state === TxnState.Ongoing && t.startMs + t.timeoutMs < now);
+    const expired = [...this.txns.values()].filter(
+      (t) => t.state === TxnState.Ongoing && t.startMs + t.timeoutMs < now,
+    );
     for (const txn of expired) {
       try {
         await this.abortAndFence(txn);
-        this.host.logger?.warn({ transactionalId: txn.transactionalId }, "transaction timed out: aborted and fenced");
+        this.host.logger?.warn(
+          { transactionalId: txn.transactionalId },
+          "transaction timed out: aborted and fenced",
+        );
       } catch (err) {
         this.host.logger?.warn({ err: (err as Error).message }, "aborting a timed-out transaction failed");
       }
@@ -563,7 +649,15 @@ export class TransactionCoordinator {
     return this.txns.get(transactionalId);
   }
 
-  producersOf(partitionId: number): { producerId: number; epoch: number; lastSequence: number; lastTimestampMs: number; txnStartOffset: number }[] {
+  producersOf(
+    partitionId: number,
+  ): {
+    producerId: number;
+    epoch: number;
+    lastSequence: number;
+    lastTimestampMs: number;
+    txnStartOffset: number;
+  }[] {
     const out = [];
     const p = this.host.partitionById(partitionId);
     for (const [producerId, s] of this.producers.get(partitionId) ?? []) {
@@ -584,7 +678,10 @@ export class TransactionCoordinator {
     const ops: WriteOp[] = [];
     for (const [partitionId, m] of this.producers) {
       for (const [pid, s] of m) {
-        if (s.updateMs + PRODUCER_STATE_EXPIRATION_MS < now && !this.host.partitionById(partitionId)?.openTxns.has(pid)) {
+        if (
+          s.updateMs + PRODUCER_STATE_EXPIRATION_MS < now &&
+          !this.host.partitionById(partitionId)?.openTxns.has(pid)
+        ) {
           m.delete(pid);
           ops.push(["deleteProducerState", [pid, partitionId]]);
         }

@@ -31,7 +31,11 @@ export interface ProducerPartitionState {
 export type SequenceVerdict =
   | { readonly kind: "append" }
   | { readonly kind: "duplicate"; readonly batch: KeptBatch }
-  | { readonly kind: "error"; readonly error: "INVALID_PRODUCER_EPOCH" | "OUT_OF_ORDER_SEQUENCE_NUMBER"; readonly message: string };
+  | {
+      readonly kind: "error";
+      readonly error: "INVALID_PRODUCER_EPOCH" | "OUT_OF_ORDER_SEQUENCE_NUMBER";
+      readonly message: string;
+    };
 
 /** Last sequence of a batch starting at `firstSeq` with `count` records, wrapping at INT32_MAX. */
 export function lastSequence(firstSeq: number, count: number): number {
@@ -51,7 +55,11 @@ export function checkSequence(
 ): SequenceVerdict {
   if (!state) return { kind: "append" };
   if (epoch < state.epoch) {
-    return { kind: "error", error: "INVALID_PRODUCER_EPOCH", message: `producer epoch ${epoch} is older than ${state.epoch}` };
+    return {
+      kind: "error",
+      error: "INVALID_PRODUCER_EPOCH",
+      message: `producer epoch ${epoch} is older than ${state.epoch}`,
+    };
   }
   if (epoch > state.epoch) {
     if (firstSeq === 0) return { kind: "append" };
@@ -95,10 +103,12 @@ export function encodeBatches(batches: readonly KeptBatch[]): string {
 }
 
 export function decodeBatches(json: string): KeptBatch[] {
-  return (JSON.parse(json) as [number, number, number, number][]).map(([firstSeq, lastSeq, baseOffset, lastOffset]) => ({
-    firstSeq,
-    lastSeq,
-    baseOffset,
-    lastOffset,
-  }));
+  return (JSON.parse(json) as [number, number, number, number][]).map(
+    ([firstSeq, lastSeq, baseOffset, lastOffset]) => ({
+      firstSeq,
+      lastSeq,
+      baseOffset,
+      lastOffset,
+    }),
+  );
 }

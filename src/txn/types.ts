@@ -61,10 +61,18 @@ export interface TxnHost {
   partitionById(id: number): Partition | undefined;
   submit(ops: readonly WriteOp[], transfer?: readonly ArrayBuffer[], bytes?: number): Promise<void>;
   /** Reserves offsets for a broker-built batch in `p` and returns the write for it. */
-  stageBatch(p: Partition, batch: Buffer): { op: WriteOp; transfer: ArrayBuffer; baseOffset: number; lastOffset: number };
+  stageBatch(
+    p: Partition,
+    batch: Buffer,
+  ): { op: WriteOp; transfer: ArrayBuffer; baseOffset: number; lastOffset: number };
   /** Makes committed offsets visible (called after they are durable). */
   applyCommittedOffsets(offsets: readonly PendingOffset[], commitMs: number): void;
-  validateGroupMember(groupId: string, memberId: string, generationId: number, groupInstanceId: string | null): EngineErrorName;
+  validateGroupMember(
+    groupId: string,
+    memberId: string,
+    generationId: number,
+    groupInstanceId: string | null,
+  ): EngineErrorName;
 }
 
 export type TxnResult<T = object> = ({ error: "NONE" } & T) | { error: EngineErrorName; message?: string };

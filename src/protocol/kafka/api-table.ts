@@ -3,6 +3,8 @@
  * this table, so adding an API here is what makes clients use it.
  */
 import type { KafkaApi } from "./api.js";
+import { AddOffsetsToTxnApi } from "./handlers/add-offsets-to-txn.js";
+import { AddPartitionsToTxnApi } from "./handlers/add-partitions-to-txn.js";
 import { ApiVersionsApi, advertised } from "./handlers/api-versions.js";
 import { CreatePartitionsApi } from "./handlers/create-partitions.js";
 import { CreateTopicsApi } from "./handlers/create-topics.js";
@@ -11,26 +13,24 @@ import { DeleteRecordsApi } from "./handlers/delete-records.js";
 import { DeleteTopicsApi } from "./handlers/delete-topics.js";
 import { DescribeConfigsApi } from "./handlers/describe-configs.js";
 import { DescribeGroupsApi } from "./handlers/describe-groups.js";
+import { DescribeProducersApi } from "./handlers/describe-producers.js";
+import { DescribeTransactionsApi } from "./handlers/describe-transactions.js";
+import { EndTxnApi } from "./handlers/end-txn.js";
 import { FetchApi } from "./handlers/fetch.js";
 import { FindCoordinatorApi } from "./handlers/find-coordinator.js";
 import { HeartbeatApi } from "./handlers/heartbeat.js";
+import { InitProducerIdApi } from "./handlers/init-producer-id.js";
 import { JoinGroupApi } from "./handlers/join-group.js";
 import { LeaveGroupApi } from "./handlers/leave-group.js";
 import { ListGroupsApi } from "./handlers/list-groups.js";
 import { ListOffsetsApi } from "./handlers/list-offsets.js";
+import { ListTransactionsApi } from "./handlers/list-transactions.js";
 import { MetadataApi } from "./handlers/metadata.js";
 import { OffsetCommitApi } from "./handlers/offset-commit.js";
 import { OffsetFetchApi } from "./handlers/offset-fetch.js";
 import { ProduceApi } from "./handlers/produce.js";
-import { InitProducerIdApi } from "./handlers/init-producer-id.js";
-import { AddPartitionsToTxnApi } from "./handlers/add-partitions-to-txn.js";
-import { AddOffsetsToTxnApi } from "./handlers/add-offsets-to-txn.js";
-import { EndTxnApi } from "./handlers/end-txn.js";
-import { TxnOffsetCommitApi } from "./handlers/txn-offset-commit.js";
-import { DescribeProducersApi } from "./handlers/describe-producers.js";
-import { DescribeTransactionsApi } from "./handlers/describe-transactions.js";
-import { ListTransactionsApi } from "./handlers/list-transactions.js";
 import { SyncGroupApi } from "./handlers/sync-group.js";
+import { TxnOffsetCommitApi } from "./handlers/txn-offset-commit.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a table of handlers with different request/response types
 const apis: KafkaApi<any, any>[] = [

@@ -6,7 +6,11 @@
  */
 import { defineApi } from "../api.js";
 import { codeOf } from "../errors.js";
-import { AddOffsetsToTxn, type AddOffsetsToTxnRequest, type AddOffsetsToTxnResponse } from "../generated/messages.js";
+import {
+  AddOffsetsToTxn,
+  type AddOffsetsToTxnRequest,
+  type AddOffsetsToTxnResponse,
+} from "../generated/messages.js";
 
 export const AddOffsetsToTxnApi = defineApi<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse>({
   key: AddOffsetsToTxn.apiKey,
@@ -16,7 +20,12 @@ export const AddOffsetsToTxnApi = defineApi<AddOffsetsToTxnRequest, AddOffsetsTo
   request: AddOffsetsToTxn.request,
   response: AddOffsetsToTxn.response,
   async handle(req, ctx) {
-    const e = await ctx.engine.txn.addOffsets(req.transactionalId, req.producerId, req.producerEpoch, req.groupId);
+    const e = await ctx.engine.txn.addOffsets(
+      req.transactionalId,
+      req.producerId,
+      req.producerEpoch,
+      req.groupId,
+    );
     return { throttleTimeMs: 0, errorCode: codeOf(e) };
   },
 });

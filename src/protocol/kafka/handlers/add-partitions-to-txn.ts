@@ -21,7 +21,9 @@ export const AddPartitionsToTxnApi = defineApi<AddPartitionsToTxnRequest, AddPar
   request: AddPartitionsToTxn.request,
   response: AddPartitionsToTxn.response,
   async handle(req, ctx) {
-    const tps = req.v3AndBelowTopics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
+    const tps = req.v3AndBelowTopics.flatMap((t) =>
+      t.partitions.map((partition) => ({ topic: t.name, partition })),
+    );
     const errors = await ctx.engine.txn.addPartitions(
       req.v3AndBelowTransactionalId,
       req.v3AndBelowProducerId,
@@ -33,7 +35,10 @@ export const AddPartitionsToTxnApi = defineApi<AddPartitionsToTxnRequest, AddPar
       throttleTimeMs: 0,
       resultsByTopicV3AndBelow: req.v3AndBelowTopics.map((t) => ({
         name: t.name,
-        resultsByPartition: t.partitions.map((partitionIndex) => ({ partitionIndex, partitionErrorCode: codeOf(errors[i++]!) })),
+        resultsByPartition: t.partitions.map((partitionIndex) => ({
+          partitionIndex,
+          partitionErrorCode: codeOf(errors[i++]!),
+        })),
       })),
     };
   },

@@ -7,7 +7,11 @@
  */
 import { defineApi } from "../api.js";
 import { ErrorCode } from "../generated/error-codes.js";
-import { DescribeProducers, type DescribeProducersRequest, type DescribeProducersResponse } from "../generated/messages.js";
+import {
+  DescribeProducers,
+  type DescribeProducersRequest,
+  type DescribeProducersResponse,
+} from "../generated/messages.js";
 
 export const DescribeProducersApi = defineApi<DescribeProducersRequest, DescribeProducersResponse>({
   key: DescribeProducers.apiKey,
@@ -24,7 +28,12 @@ export const DescribeProducersApi = defineApi<DescribeProducersRequest, Describe
         partitions: t.partitionIndexes.map((partitionIndex) => {
           const p = ctx.engine.partition(t.name, partitionIndex);
           if (!p) {
-            return { partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null, activeProducers: [] };
+            return {
+              partitionIndex,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              errorMessage: null,
+              activeProducers: [],
+            };
           }
           return {
             partitionIndex,

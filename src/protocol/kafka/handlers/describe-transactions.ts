@@ -26,7 +26,13 @@ export const DescribeTransactionsApi = defineApi<DescribeTransactionsRequest, De
       throttleTimeMs: 0,
       transactionStates: req.transactionalIds.map((id) => {
         const t = engine.txn.describe(id);
-        if (!t) return { errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, transactionalId: id, transactionState: "", topics: [] };
+        if (!t)
+          return {
+            errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND,
+            transactionalId: id,
+            transactionState: "",
+            topics: [],
+          };
         const byTopic = new Map<string, number[]>();
         for (const partitionId of t.partitions.keys()) {
           const p = engine.partitionById(partitionId);

@@ -18,7 +18,12 @@ export const EndTxnApi = defineApi<EndTxnRequest, EndTxnResponse>({
   request: EndTxn.request,
   response: EndTxn.response,
   async handle(req, ctx) {
-    const e = await ctx.engine.txn.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed);
+    const e = await ctx.engine.txn.endTxn(
+      req.transactionalId,
+      req.producerId,
+      req.producerEpoch,
+      req.committed,
+    );
     return { throttleTimeMs: 0, errorCode: codeOf(e) };
   },
 });

@@ -10,7 +10,11 @@
  */
 import { defineApi } from "../api.js";
 import { codeOf } from "../errors.js";
-import { InitProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from "../generated/messages.js";
+import {
+  InitProducerId,
+  type InitProducerIdRequest,
+  type InitProducerIdResponse,
+} from "../generated/messages.js";
 
 export const InitProducerIdApi = defineApi<InitProducerIdRequest, InitProducerIdResponse>({
   key: InitProducerId.apiKey,
@@ -20,14 +24,16 @@ export const InitProducerIdApi = defineApi<InitProducerIdRequest, InitProducerId
   request: InitProducerId.request,
   response: InitProducerId.response,
   async handle(req, ctx) {
-    const expected = ctx.apiVersion >= 3 ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null;
+    const expected =
+      ctx.apiVersion >= 3 ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null;
     const r = await ctx.engine.txn.initProducerId(
       req.transactionalId,
       req.transactionTimeoutMs,
       expected,
       ctx.apiVersion >= 4 ? "PRODUCER_FENCED" : "INVALID_PRODUCER_EPOCH",
     );
-    if (r.error !== "NONE") return { throttleTimeMs: 0, errorCode: codeOf(r.error), producerId: -1, producerEpoch: -1 };
+    if (r.error !== "NONE")
+      return { throttleTimeMs: 0, errorCode: codeOf(r.error), producerId: -1, producerEpoch: -1 };
     const ok = r as { producerId: number; producerEpoch: number };
     return { throttleTimeMs: 0, errorCode: 0, producerId: ok.producerId, producerEpoch: ok.producerEpoch };
   },

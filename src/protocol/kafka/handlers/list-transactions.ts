@@ -7,7 +7,11 @@
 import { TxnState } from "../../../txn/types.js";
 import { defineApi } from "../api.js";
 import { ErrorCode } from "../generated/error-codes.js";
-import { ListTransactions, type ListTransactionsRequest, type ListTransactionsResponse } from "../generated/messages.js";
+import {
+  ListTransactions,
+  type ListTransactionsRequest,
+  type ListTransactionsResponse,
+} from "../generated/messages.js";
 
 const KNOWN_STATES = new Set<string>(Object.values(TxnState));
 
@@ -28,7 +32,11 @@ export const ListTransactionsApi = defineApi<ListTransactionsRequest, ListTransa
       .filter((t) => states.size === 0 || states.has(t.state))
       .filter((t) => pids.size === 0 || pids.has(t.producerId))
       .filter((t) => minDuration < 0 || (t.state === TxnState.Ongoing && now - t.startMs >= minDuration))
-      .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, transactionState: t.state }));
+      .map((t) => ({
+        transactionalId: t.transactionalId,
+        producerId: t.producerId,
+        transactionState: t.state,
+      }));
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,

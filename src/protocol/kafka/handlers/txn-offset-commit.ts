@@ -9,7 +9,11 @@
  */
 import { defineApi } from "../api.js";
 import { codeOf } from "../errors.js";
-import { TxnOffsetCommit, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from "../generated/messages.js";
+import {
+  TxnOffsetCommit,
+  type TxnOffsetCommitRequest,
+  type TxnOffsetCommitResponse,
+} from "../generated/messages.js";
 
 export const TxnOffsetCommitApi = defineApi<TxnOffsetCommitRequest, TxnOffsetCommitResponse>({
   key: TxnOffsetCommit.apiKey,
@@ -45,7 +49,10 @@ export const TxnOffsetCommitApi = defineApi<TxnOffsetCommitRequest, TxnOffsetCom
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(errors[i++]!) })),
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: codeOf(errors[i++]!),
+        })),
       })),
     };
   },
