@@ -9,6 +9,8 @@ import { pino } from "pino";
 import { OnceDB } from "../oncedb.js";
 import { parseListen } from "./address.js";
 import { registerTransactionCommands } from "./transactions.js";
+import { registerVerifyCommand } from "../verify/command.js";
+import { registerFuzzCommand } from "../fuzz/command.js";
 
 const program = new Command();
 program.name("oncedb").description("Exactly-once event platform: a Kafka-compatible durable log on SQLite");
@@ -93,6 +95,8 @@ program
   });
 
 registerTransactionCommands(program, process.env.ONCEDB_KAFKA ?? "127.0.0.1:9092");
+registerVerifyCommand(program);
+registerFuzzCommand(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`${(err as Error).message}\n`);
