@@ -73,7 +73,19 @@ program
       logger.fatal({ err: (err as Error).message }, "could not start");
       process.exit(1);
     }
-    logger.info({ kafka: db.addresses.kafka, nats: null, http: null, data: opts.data }, "ready");
+    // Written directly, not through the logger: tools wait for this line whatever the log level.
+    process.stdout.write(
+      `${JSON.stringify({
+        level: 30,
+        time: Date.now(),
+        pid: process.pid,
+        kafka: db.addresses.kafka,
+        nats: null,
+        http: null,
+        data: opts.data,
+        msg: "ready",
+      })}\n`,
+    );
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {

@@ -28,6 +28,8 @@ import { ApiVersionsApi, unsupportedVersionResponse } from "./handlers/api-versi
 const REQUEST_HEADER_BYTES_MIN = 8;
 /** Requests per connection being handled at once; kafkajs and librdkafka pipeline a handful. */
 export const REQUESTS_IN_FLIGHT_MAX = 128;
+/** On shutdown, how long a connection may take to flush its last responses. */
+const CLOSE_FLUSH_MS = 1000;
 
 export interface ConnectionOptions {
   readonly frameBytesMax: number;
@@ -73,8 +75,12 @@ export class KafkaConnection {
 
   private readonly onEngineDrain = () => this.updateFlow();
 
+  /** Closes after flushing what is already written; a peer that does not read is cut off. */
   close(): void {
-    if (!this.closed) this.socket.destroy();
+    if (this.closed) return;
+    this.socket.pause();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_FLUSH_MS).unref();
   }
 
   private onClosed(): void {
