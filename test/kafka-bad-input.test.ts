@@ -123,14 +123,14 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
     }
     assert.equal(frame.length, 10 + count * 6, "a v0 body has nothing after the array");
     assert.deepEqual(ranges.get(18), [0, 3]);
-    assert.deepEqual(ranges.get(0), [3, 8]);
+    assert.deepEqual(ranges.get(0), [0, 8]);
     assert.deepEqual(ranges.get(1), [4, 11]);
     c.close();
   });
 
   it("closes the connection on an unsupported version of another API", async () => {
     const c = await RawKafka.connect(server.kafkaAddress);
-    c.sendRaw(c.encodeRequest(0, 2, Produce.request, produceBody("bad-input", 0, batch())));
+    c.sendRaw(c.encodeRequest(0, 9, Produce.request, produceBody("bad-input", 0, batch())));
     assert.equal(await c.waitClosed(), true);
     await assertAlive();
   });
@@ -195,6 +195,13 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
       (await produce(c, produceBody("bad-input", 0, old))).errorCode,
       ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
     );
+    // Produce v2 with a magic-1 message set (offset, size, crc, magic 1, attributes, timestamp, key, value).
+    const v1 = Buffer.alloc(8 + 4 + 4 + 1 + 1 + 8 + 4 + 4 + 1);
+    v1.writeInt32BE(v1.length - 12, 8);
+    v1.writeInt8(1, 16);
+    v1.writeInt32BE(-1, 26);
+    v1.writeInt32BE(1, 30);
+    assert.equal((await produce(c, produceBody("bad-input", 0, v1), 2)).errorCode, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
     const control = encodeBatch({
       records: [{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.alloc(6) }],
       attributes: 0x20,

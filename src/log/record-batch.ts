@@ -83,12 +83,14 @@ export type BatchCheck =
  * (as Kafka requires for magic 2), lengths consistent, CRC-32C correct, not a control batch.
  */
 export function checkProducedBatch(buf: Buffer, maxBatchBytes: number): BatchCheck {
+  // Message sets of magic 0 and 1 keep their magic byte at the same offset, so an old format
+  // is recognised (and refused by name) even when it is shorter than a v2 header.
+  if (buf.length > BatchField.magic && buf.readInt8(BatchField.magic) !== RECORD_BATCH_MAGIC) {
+    const magic = buf.readInt8(BatchField.magic);
+    return reject("UNSUPPORTED_FOR_MESSAGE_FORMAT", `record batch magic ${magic}; only magic 2 is supported`);
+  }
   if (buf.length < RECORD_BATCH_HEADER_BYTES) {
     return reject("CORRUPT_MESSAGE", `record batch of ${buf.length} bytes is shorter than its header`);
-  }
-  const magic = buf.readInt8(BatchField.magic);
-  if (magic !== RECORD_BATCH_MAGIC) {
-    return reject("UNSUPPORTED_FOR_MESSAGE_FORMAT", `record batch magic ${magic}; only magic 2 is supported`);
   }
   const batchLength = buf.readInt32BE(BatchField.batchLength);
   const size = batchLength + BATCH_LOG_OVERHEAD_BYTES;

@@ -1,5 +1,8 @@
 /**
- * Produce (key 0), v3-8.
+ * Produce (key 0), v0-8. Versions 0-2 are advertised because librdkafka (up to 2.11) only
+ * compresses with gzip, snappy or lz4 when the broker's Produce range includes v0; they decode,
+ * but their message sets (magic 0 and 1) are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT: the
+ * log stores RecordBatch v2 only. Every current client sends v3+ with magic 2.
  *   Request: transactional_id (nullable), acks, timeout_ms,
  *            topic_data [name, partition_data [index, records]].
  *   Response: responses [name, partition_responses [index, error_code, base_offset,
@@ -21,7 +24,7 @@ import {
 export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
   key: Produce.apiKey,
   name: Produce.name,
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 8,
   request: Produce.request,
   response: Produce.response,
