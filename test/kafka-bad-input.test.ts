@@ -201,7 +201,10 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
     v1.writeInt8(1, 16);
     v1.writeInt32BE(-1, 26);
     v1.writeInt32BE(1, 30);
-    assert.equal((await produce(c, produceBody("bad-input", 0, v1), 2)).errorCode, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+    assert.equal(
+      (await produce(c, produceBody("bad-input", 0, v1), 2)).errorCode,
+      ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+    );
     const control = encodeBatch({
       records: [{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.alloc(6) }],
       attributes: 0x20,

@@ -6,11 +6,11 @@
  */
 import { Command } from "commander";
 import { pino } from "pino";
+import { registerFuzzCommand } from "../fuzz/command.js";
 import { OnceDB } from "../oncedb.js";
+import { registerVerifyCommand } from "../verify/command.js";
 import { parseListen } from "./address.js";
 import { registerTransactionCommands } from "./transactions.js";
-import { registerVerifyCommand } from "../verify/command.js";
-import { registerFuzzCommand } from "../fuzz/command.js";
 
 const program = new Command();
 program.name("oncedb").description("Exactly-once event platform: a Kafka-compatible durable log on SQLite");

@@ -139,16 +139,14 @@ export class TransactionCoordinator {
       )
       .raw()
       .all() as [string, string, string, number, number, number, string | null][]) {
-      this.txns
-        .get(id)
-        ?.offsets.set(offsetKey(groupId, topic, partition), {
-          groupId,
-          topic,
-          partition,
-          offset,
-          leaderEpoch,
-          metadata,
-        });
+      this.txns.get(id)?.offsets.set(offsetKey(groupId, topic, partition), {
+        groupId,
+        topic,
+        partition,
+        offset,
+        leaderEpoch,
+        metadata,
+      });
     }
   }
 
@@ -649,9 +647,7 @@ export class TransactionCoordinator {
     return this.txns.get(transactionalId);
   }
 
-  producersOf(
-    partitionId: number,
-  ): {
+  producersOf(partitionId: number): {
     producerId: number;
     epoch: number;
     lastSequence: number;
