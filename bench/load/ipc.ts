@@ -69,9 +69,12 @@ export class Buckets {
     while (this.counts.length <= i) this.counts.push(0);
     this.counts[i] += n;
   }
-  /** [seconds, rate per second] points. */
-  rates(): [number, number][] {
-    return this.counts.map((c, i) => [((i + 1) * this.bucketMs) / 1000, (c * 1000) / this.bucketMs]);
+  /** [seconds, rate per second] points for the buckets that end by `untilMs` (partial buckets dropped). */
+  rates(untilMs = Number.POSITIVE_INFINITY): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < this.counts.length && (i + 1) * this.bucketMs <= untilMs; i++)
+      out.push([((i + 1) * this.bucketMs) / 1000, (this.counts[i] * 1000) / this.bucketMs]);
+    return out;
   }
 }
 

@@ -280,7 +280,7 @@ async function main(): Promise<PreencodedResult> {
     correlationMismatches: mismatches,
     unanswered: unansweredList.reduce((a, b) => a + Math.max(0, b), 0),
     clientCpu,
-    series: buckets.rates(),
+    series: buckets.rates(cfg.warmupMs + cfg.durationMs),
     batchBytes: batch.length,
     produceVersions,
   };

@@ -120,7 +120,7 @@ async function main(): Promise<KafkajsProducerResult> {
     errors,
     firstError,
     clientCpu,
-    series: buckets.rates(),
+    series: buckets.rates(cfg.warmupMs + cfg.durationMs),
   };
 }
 

@@ -18,7 +18,7 @@ const RATE = 10_000;
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { warmupMs: 500, durationMs: 2500, fsyncMs: 500, runs }
+    ? { warmupMs: 500, durationMs: 2000, fsyncMs: 400, runs }
     : { warmupMs: 2000, durationMs: 15_000, fsyncMs: 1000, runs: Math.min(runs, 3) };
 }
 

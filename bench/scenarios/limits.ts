@@ -10,7 +10,7 @@ const MiB = 1 << 20;
 
 function durations(quick: boolean) {
   return quick
-    ? { appendMs: 1500, latencyMs: 700, tcpWarmMs: 300, tcpMs: 1200 }
+    ? { appendMs: 1200, latencyMs: 500, tcpWarmMs: 250, tcpMs: 1000 }
     : { appendMs: 3000, latencyMs: 2000, tcpWarmMs: 500, tcpMs: 3000 };
 }
 
