@@ -24,6 +24,8 @@ export interface OnceDBOptions {
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
   retentionCheckIntervalMs?: number;
+  /** Largest transaction.timeout.ms a producer may ask for (default 15 minutes). */
+  transactionTimeoutMsMax?: number;
   /** Test-only fault injection: commits containing this write statement fail. */
   failWritesOn?: string;
 }
@@ -50,6 +52,7 @@ export class OnceDB {
       autoCreateTopics: opts.autoCreateTopics,
       defaultPartitions: opts.defaultPartitions,
       retentionCheckIntervalMs: opts.retentionCheckIntervalMs,
+      transactionTimeoutMsMax: opts.transactionTimeoutMsMax,
       failWritesOn: opts.failWritesOn,
     });
     let kafka: KafkaServer | null = null;

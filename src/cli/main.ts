@@ -12,6 +12,12 @@ import { registerVerifyCommand } from "../verify/command.js";
 import { parseListen } from "./address.js";
 import { registerTransactionCommands } from "./transactions.js";
 
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
 const program = new Command();
 program.name("oncedb").description("Exactly-once event platform: a Kafka-compatible durable log on SQLite");
 
@@ -43,6 +49,12 @@ program
   .option("--no-auto-create-topics", "do not create topics on first use")
   .option("--frame-max-bytes <n>", "largest Kafka request frame accepted", String(100 * 1024 * 1024))
   .option("--log-level <level>", "log level (env ONCEDB_LOG_LEVEL)", process.env.ONCEDB_LOG_LEVEL ?? "info")
+  .option("--retention-check-interval-ms <ms>", "how often retention runs (Kafka's log.retention.check.interval.ms)", "300000")
+  .option(
+    "--transaction-max-timeout-ms <ms>",
+    "largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms)",
+    "900000",
+  )
   .action(async (opts) => {
     const logger = pino({ level: opts.logLevel, base: { pid: process.pid } });
     let db: OnceDB;
@@ -67,6 +79,8 @@ program
         kafkaFrameBytesMax: Number(opts.frameMaxBytes),
         autoCreateTopics: opts.autoCreateTopics,
         defaultPartitions: partitions,
+        retentionCheckIntervalMs: positiveInt(opts.retentionCheckIntervalMs, "--retention-check-interval-ms"),
+        transactionTimeoutMsMax: positiveInt(opts.transactionMaxTimeoutMs, "--transaction-max-timeout-ms"),
         logger,
       });
     } catch (err) {
