@@ -11,6 +11,13 @@ export interface StoredBatch {
   readonly data: Buffer;
 }
 
+/** An aborted transaction's range in one partition: its first data offset and its abort marker. */
+export interface AbortedRange {
+  readonly producerId: number;
+  readonly firstOffset: number;
+  readonly markerOffset: number;
+}
+
 export interface BatchMeta {
   readonly baseOffset: number;
   readonly lastOffset: number;
@@ -56,22 +63,15 @@ export class LogReader {
       .raw(true);
     this.abortedStmt = db
       .prepare(
-        "SELECT producer_id, first_offset FROM aborted_txns WHERE partition_id = ? AND last_offset >= ? AND first_offset <= ? ORDER BY first_offset",
+        "SELECT producer_id, first_offset, last_offset FROM aborted_txns WHERE partition_id = ? AND last_offset >= ? AND first_offset <= ? ORDER BY first_offset",
       )
       .raw(true);
   }
 
   /** Aborted transactions whose range [first, marker] overlaps [fromOffset, toOffset]. */
-  abortedTxns(
-    partitionId: number,
-    fromOffset: number,
-    toOffset: number,
-  ): { producerId: number; firstOffset: number }[] {
-    return (this.abortedStmt.all(partitionId, fromOffset, toOffset) as [number, number][]).map(
-      ([producerId, firstOffset]) => ({
-        producerId,
-        firstOffset,
-      }),
+  abortedTxns(partitionId: number, fromOffset: number, toOffset: number): AbortedRange[] {
+    return (this.abortedStmt.all(partitionId, fromOffset, toOffset) as [number, number, number][]).map(
+      ([producerId, firstOffset, markerOffset]) => ({ producerId, firstOffset, markerOffset }),
     );
   }
 

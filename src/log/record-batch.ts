@@ -153,3 +153,11 @@ export function assignBaseOffset(buf: Buffer, baseOffset: number): void {
   buf.writeBigInt64BE(BigInt(baseOffset), BatchField.baseOffset);
   buf.writeInt32BE(0, BatchField.partitionLeaderEpoch);
 }
+
+/** Producer id and whether it is a control batch, read from a stored batch's header. */
+export function batchProducer(buf: Buffer): { producerId: number; isControl: boolean } {
+  return {
+    producerId: Number(buf.readBigInt64BE(BatchField.producerId)),
+    isControl: (buf.readInt16BE(BatchField.attributes) & Attr.control) !== 0,
+  };
+}

@@ -18,6 +18,7 @@
  */
 import type Database from "better-sqlite3";
 import type { EngineErrorName } from "../engine/errors.js";
+import { OFFSET_METADATA_BYTES_MAX } from "../engine/group-offsets.js";
 import type { Partition } from "../log/partition.js";
 import { Attr, type BatchHeader } from "../log/record-batch.js";
 import { encodeBatch } from "../log/records.js";
@@ -197,11 +198,12 @@ export class TransactionCoordinator {
           message: `producer ${pid} has no transaction`,
         };
       }
-      if (h.producerEpoch < txn.producerEpoch) {
+      if (h.producerEpoch !== txn.producerEpoch) {
+        // Older: a fenced zombie. Newer: an epoch the coordinator never issued.
         return {
           kind: "error",
           error: "INVALID_PRODUCER_EPOCH",
-          message: `producer epoch ${h.producerEpoch} is fenced by ${txn.producerEpoch}`,
+          message: `producer epoch ${h.producerEpoch} is not the transaction's epoch ${txn.producerEpoch}`,
         };
       }
       // KIP-890 part 1: a transactional write must go to a partition added to the ongoing
@@ -299,16 +301,17 @@ export class TransactionCoordinator {
         return { error: fencedError, message: "producer id and epoch do not match the transaction" };
     }
     const ops: WriteOp[] = [];
+    const fence = this.fenceMarkerIdentity(txn);
     txn.lastProducerId = txn.producerId;
     txn.lastProducerEpoch = txn.producerEpoch;
     this.bumpEpoch(txn, ops, now);
     const after: (() => void)[] = [];
     const transfer: ArrayBuffer[] = [];
     if (txn.state === TxnState.Ongoing) {
-      // Fence: abort what the old incarnation left open, with markers in the new epoch, so
+      // Fence: abort what the old incarnation left open, with markers in a newer epoch, so
       // a zombie still holding the old epoch can never add to or commit it.
       txn.state = TxnState.PrepareEpochFence;
-      after.push(this.stageEnd(txn, false, ops, transfer, now));
+      after.push(this.stageEnd(txn, false, ops, transfer, now, fence));
     }
     txn.state = TxnState.Empty;
     txn.timeoutMs = timeoutMs;
@@ -318,6 +321,15 @@ export class TransactionCoordinator {
     await this.host.submit(ops, transfer);
     for (const f of after) f();
     return { error: "NONE", producerId: txn.producerId, producerEpoch: txn.producerEpoch };
+  }
+
+  /**
+   * Who writes a fencing abort's markers: the producer id the open transaction's data carries,
+   * with the next epoch. Taken before bumpEpoch, which may move the transactional id to a new
+   * producer id at PRODUCER_EPOCH_MAX; the marker epoch is then at most 32767.
+   */
+  private fenceMarkerIdentity(txn: Txn): { producerId: number; producerEpoch: number } {
+    return { producerId: txn.producerId, producerEpoch: txn.producerEpoch + 1 };
   }
 
   private bumpEpoch(txn: Txn, ops: WriteOp[], now: number): void {
@@ -464,6 +476,9 @@ export class TransactionCoordinator {
     const ops: WriteOp[] = [];
     const errors = offsets.map((o): EngineErrorName => {
       if (!this.host.partition(o.topic, o.partition)) return "UNKNOWN_TOPIC_OR_PARTITION";
+      if (o.metadata !== null && Buffer.byteLength(o.metadata) > OFFSET_METADATA_BYTES_MAX) {
+        return "OFFSET_METADATA_TOO_LARGE";
+      }
       const pending: PendingOffset = { groupId, ...o };
       txn.offsets.set(offsetKey(groupId, o.topic, o.partition), pending);
       ops.push([
@@ -530,10 +545,11 @@ export class TransactionCoordinator {
     ops: WriteOp[],
     transfer: ArrayBuffer[],
     now: number,
+    markerIdentity: { producerId: number; producerEpoch: number } = txn,
   ): () => void {
     const marked: { p: Partition; lastOffset: number }[] = [];
-    const epoch = txn.producerEpoch;
-    const pid = txn.producerId;
+    const epoch = markerIdentity.producerEpoch;
+    const pid = markerIdentity.producerId;
     for (const [partitionId, first] of txn.partitions) {
       const p = this.host.partitionById(partitionId);
       if (!p || p.deleted) continue;
@@ -616,12 +632,13 @@ export class TransactionCoordinator {
     if (txn.state !== TxnState.Ongoing) return;
     const now = this.host.clock.nowMs();
     const ops: WriteOp[] = [];
+    const fence = this.fenceMarkerIdentity(txn);
     txn.lastProducerId = txn.producerId;
     txn.lastProducerEpoch = txn.producerEpoch;
     this.bumpEpoch(txn, ops, now);
     txn.state = TxnState.PrepareEpochFence;
     const transfer: ArrayBuffer[] = [];
-    const finish = this.stageEnd(txn, false, ops, transfer, now);
+    const finish = this.stageEnd(txn, false, ops, transfer, now, fence);
     ops.push(this.txnRow({ ...txn, state: TxnState.CompleteAbort }));
     await this.host.submit(ops, transfer);
     finish();

@@ -11,6 +11,7 @@
  *   epoch > state epoch                  -> accept only first sequence 0 (a bumped epoch starts over)
  *   same epoch, batch equals a kept one  -> duplicate: success with the original offsets
  *   same epoch, first = last kept + 1    -> accept (sequences wrap from INT32_MAX to 0)
+ *   same epoch, nothing kept (a marker opened the epoch) -> accept only first sequence 0
  *   otherwise                            -> OUT_OF_ORDER_SEQUENCE_NUMBER
  */
 export const PRODUCER_BATCHES_KEPT = 5;
@@ -71,12 +72,14 @@ export function checkSequence(
   }
   const dup = state.batches.find((b) => b.firstSeq === firstSeq && b.lastSeq === lastSeq);
   if (dup) return { kind: "duplicate", batch: dup };
+  // An epoch opened by a marker (a fence) has no batches yet: its first batch must be 0.
   const last = state.batches[state.batches.length - 1];
-  if (!last || nextInSequence(last.lastSeq, firstSeq)) return { kind: "append" };
+  if (last ? nextInSequence(last.lastSeq, firstSeq) : firstSeq === 0) return { kind: "append" };
+  const expected = !last || last.lastSeq === SEQUENCE_MAX ? 0 : last.lastSeq + 1;
   return {
     kind: "error",
     error: "OUT_OF_ORDER_SEQUENCE_NUMBER",
-    message: `expected sequence ${last.lastSeq === SEQUENCE_MAX ? 0 : last.lastSeq + 1}, got ${firstSeq}`,
+    message: `expected sequence ${expected}, got ${firstSeq}`,
   };
 }
 

@@ -276,3 +276,90 @@ describe("NetProxy", () => {
     b.destroy();
   });
 });
+
+describe("NetProxy with int32 response framing", () => {
+  /** Sends `count` length-prefixed frames to each connection, in awkward pieces. */
+  function frames(count: number, seed: number): Buffer[] {
+    const rng = seededRng(seed);
+    return Array.from({ length: count }, (_, i) => {
+      const body = Buffer.alloc(1 + Math.floor(rng() * 3000), i % 251);
+      const f = Buffer.alloc(4 + body.length);
+      f.writeUInt32BE(body.length, 0);
+      body.copy(f, 4);
+      return f;
+    });
+  }
+
+  it("delivers only whole response frames, in order, even when cutting", async () => {
+    const sent = frames(60, 5);
+    const all = Buffer.concat(sent);
+    const server = net.createServer((s) => {
+      s.on("error", () => undefined);
+      // Pieces that straddle frame boundaries.
+      let i = 0;
+      const step = () => {
+        if (i >= all.length || s.destroyed) return;
+        s.write(all.subarray(i, i + 777));
+        i += 777;
+        setImmediate(step);
+      };
+      step();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const boundaries = new Set<number>([0]);
+    let acc = 0;
+    for (const f of sent) boundaries.add((acc += f.length));
+    let cutSomewhereInside = false;
+    try {
+      for (let seed = 1; seed <= 8; seed++) {
+        const p = new NetProxy({
+          target: { host: "127.0.0.1", port },
+          rng: seededRng(seed),
+          responseFraming: "int32",
+        });
+        await p.listen();
+        p.dropMidRequest(0, 0.05);
+        const s = await connect(p.port);
+        const got = await readBytes(s, all.length);
+        // A prefix made of whole frames: never a partial frame.
+        assert.ok(boundaries.has(got.data.length), `${got.data.length} bytes is not a frame boundary`);
+        assert.ok(got.data.equals(all.subarray(0, got.data.length)));
+        if (got.closed && got.data.length > 0 && got.data.length < all.length) cutSomewhereInside = true;
+        s.destroy();
+        await p.close();
+      }
+      assert.ok(cutSomewhereInside, "no seed cut the stream after some frames");
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("ends a connection whose response frame is larger than maxFrameBytes", async () => {
+    const server = net.createServer((s) => {
+      s.on("error", () => undefined);
+      const f = Buffer.alloc(4 + 2000);
+      f.writeUInt32BE(2000, 0);
+      s.write(f);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const p = new NetProxy({
+      target: { host: "127.0.0.1", port },
+      rng: seededRng(1),
+      responseFraming: "int32",
+      limits: { maxFrameBytes: 1000 },
+    });
+    try {
+      await p.listen();
+      const s = await connect(p.port);
+      const got = await readBytes(s, 1);
+      assert.equal(got.closed, true);
+      assert.equal(got.data.length, 0);
+      assert.equal(p.stats.oversizedFrames, 1);
+    } finally {
+      await p.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -13,6 +13,14 @@
  *  - delay(ms):             hold every chunk this long before forwarding it.
  *  - stall(ms):             forward nothing for this long (chunks queue, bounded).
  *
+ * Response framing. With `responseFraming: "int32"` (Kafka's framing: a big-endian int32 length,
+ * then that many bytes) the proxy forwards server->client bytes only as whole frames, decides a
+ * response cut per frame (the frame is lost whole), and closes the client side with end() so the
+ * frames already forwarded arrive whole. A client then never holds part of a response when its
+ * connection dies. kafkajs 2.2.4 needs this: its Connection keeps a partly received response
+ * across a reconnect and misreads every later response on the new socket as garbage.
+ * Requests are still cut anywhere, mid-frame included.
+ *
  * Invariants
  *  1. Only loopback addresses are listened on or forwarded to (asserted).
  *  2. Bytes of one direction of one connection are forwarded in order, never reordered or
@@ -52,6 +60,8 @@ export interface NetProxyLimits {
   readonly closeGraceMs: number;
   /** How long to wait for the target to accept a connection. */
   readonly connectTimeoutMs: number;
+  /** With int32 response framing: a larger response frame ends the connection. */
+  readonly maxFrameBytes: number;
 }
 
 export const NET_PROXY_LIMITS_DEFAULT: NetProxyLimits = {
@@ -60,6 +70,7 @@ export const NET_PROXY_LIMITS_DEFAULT: NetProxyLimits = {
   maxHoldMs: 60_000,
   closeGraceMs: 1000,
   connectTimeoutMs: 5000,
+  maxFrameBytes: 64 * 1024 * 1024,
 };
 
 export interface NetProxyOptions {
@@ -68,6 +79,8 @@ export interface NetProxyOptions {
   readonly limits?: Partial<NetProxyLimits>;
   /** Port to listen on; 0 (the default) picks a free one. */
   readonly listenPort?: number;
+  /** "none" (default): bytes pass as they come. "int32": see the file comment. */
+  readonly responseFraming?: "none" | "int32";
 }
 
 export interface NetProxyStats {
@@ -85,6 +98,8 @@ export interface NetProxyStats {
   droppedResponses: number;
   bytesToServer: number;
   bytesToClient: number;
+  /** Connections ended because a response frame exceeded maxFrameBytes. */
+  oversizedFrames: number;
   /** Bytes held in queues right now, all connections and directions. */
   queuedBytes: number;
 }
@@ -112,6 +127,9 @@ class Pipe {
   pausedForQueue = false;
   /** The source ended: end the destination once the queue is flushed. */
   ended = false;
+  /** int32 framing: bytes of the frame being assembled (queued as a whole once complete). */
+  partial: Buffer[] = [];
+  partialBytes = 0;
 
   constructor(
     readonly dir: Direction,
@@ -144,6 +162,7 @@ export class NetProxy {
   private readonly conns = new Set<Conn>();
   private listening = false;
   private closed = false;
+  private readonly framed: boolean;
   private requestDropP = 0;
   private responseDropP = 0;
   private delayMs = 0;
@@ -157,6 +176,7 @@ export class NetProxy {
     droppedResponses: 0,
     bytesToServer: 0,
     bytesToClient: 0,
+    oversizedFrames: 0,
     queuedBytes: 0,
   };
 
@@ -169,6 +189,7 @@ export class NetProxy {
     this.limits = { ...NET_PROXY_LIMITS_DEFAULT, ...opts.limits };
     assert(this.limits.maxConnections > 0 && this.limits.maxQueuedBytes > 0, "limits must be positive");
     this.rng = opts.rng;
+    this.framed = opts.responseFraming === "int32";
     this.target = { host: opts.target.host, port: opts.target.port };
     this.listener = net.createServer({ allowHalfOpen: false }, (client) => this.accept(client));
   }
@@ -255,7 +276,7 @@ export class NetProxy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [...this.conns]) this.destroy(c, false);
+    for (const c of [...this.conns]) this.destroy(c, false, true);
     if (this.listening) await new Promise<void>((resolve) => this.listener.close(() => resolve()));
     this.listening = false;
   }
@@ -300,7 +321,42 @@ export class NetProxy {
     }
   }
 
-  private onData(c: Conn, pipe: Pipe, chunk: Buffer): void {
+  private onData(c: Conn, pipe: Pipe, data: Buffer): void {
+    if (c.closed) return;
+    if (pipe.dir === "toClient" && this.framed) {
+      // Only one frame is assembled at a time, so maxFrameBytes bounds `partial`.
+      for (const frame of this.deframe(c, pipe, data)) this.enqueue(c, pipe, frame);
+    } else {
+      this.enqueue(c, pipe, data);
+    }
+    this.pump(c, pipe);
+  }
+
+  /** Splits `data` into complete int32-length-prefixed frames; keeps the rest in `pipe.partial`. */
+  private deframe(c: Conn, pipe: Pipe, data: Buffer): Buffer[] {
+    pipe.partial.push(data);
+    pipe.partialBytes += data.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (pipe.partialBytes < 4) break;
+      const head = pipe.partial.length === 1 ? pipe.partial[0]! : Buffer.concat(pipe.partial);
+      pipe.partial = [head];
+      const size = 4 + head.readUInt32BE(0);
+      if (size > this.limits.maxFrameBytes) {
+        this.statsValue.oversizedFrames++;
+        this.destroy(c, false);
+        return [];
+      }
+      if (head.length < size) break;
+      frames.push(head.subarray(0, size));
+      const rest = head.subarray(size);
+      pipe.partial = rest.length > 0 ? [rest] : [];
+      pipe.partialBytes = rest.length;
+    }
+    return frames;
+  }
+
+  private enqueue(c: Conn, pipe: Pipe, chunk: Buffer): void {
     if (c.closed) return;
     const now = Date.now();
     const last = pipe.queue[pipe.queue.length - 1];
@@ -312,7 +368,6 @@ export class NetProxy {
       pipe.pausedForQueue = true;
       pipe.src.pause();
     }
-    this.pump(c, pipe);
   }
 
   private pump(c: Conn, pipe: Pipe): void {
@@ -357,28 +412,46 @@ export class NetProxy {
     }
   }
 
-  /** Forwards a random prefix (0..all bytes) of `chunk`, then ends the connection. */
+  /**
+   * Ends the connection on a fault while forwarding `chunk` (already taken off the queue): the
+   * server gets a random prefix of a request chunk (0..all bytes); the client gets a random
+   * prefix of a response chunk, or with int32 framing nothing of the response frame.
+   */
   private cut(c: Conn, pipe: Pipe, chunk: Buffer): void {
-    const n = Math.min(chunk.length, Math.floor(this.rng() * (chunk.length + 1)));
+    const wholeFrames = pipe.dir === "toClient" && this.framed;
+    const n = wholeFrames ? 0 : Math.min(chunk.length, Math.floor(this.rng() * (chunk.length + 1)));
     if (pipe.dir === "toServer") this.statsValue.droppedRequests++;
     else this.statsValue.droppedResponses++;
     this.statsValue.dropped++;
-    // end() flushes the prefix before the FIN; the other side is destroyed at once so no more
-    // bytes pass in either direction. A grace timer destroys the half-closed side for sure.
     c.closed = true;
     this.clearPipes(c);
-    pipe.src.destroy();
-    pipe.dst.end(chunk.subarray(0, n));
-    if (!c.graceTimer) c.graceTimer = setTimeout(() => this.destroy(c, false), this.limits.closeGraceMs);
+    if (pipe.dir === "toServer") {
+      // end() flushes the prefix before the FIN, so the server may process a whole request
+      // whose answer is then lost.
+      c.server.end(chunk.subarray(0, n));
+      this.closeClient(c);
+    } else {
+      c.server.destroy();
+      if (n > 0) c.client.write(chunk.subarray(0, n));
+      this.closeClient(c);
+    }
+  }
+
+  /** end(), not destroy(): whatever was written (whole frames, with int32 framing) arrives. */
+  private closeClient(c: Conn): void {
+    if (!c.client.writableEnded) c.client.end();
+    if (!c.graceTimer)
+      c.graceTimer = setTimeout(() => this.destroy(c, false, true), this.limits.closeGraceMs);
   }
 
   /** One socket closed: forget the connection when both have; never wait past the grace. */
   private onClose(c: Conn): void {
     if (c.client.closed && c.server.closed) {
-      this.destroy(c, false);
+      this.destroy(c, false, true);
       return;
     }
-    if (!c.graceTimer) c.graceTimer = setTimeout(() => this.destroy(c, false), this.limits.closeGraceMs);
+    if (!c.graceTimer)
+      c.graceTimer = setTimeout(() => this.destroy(c, false, true), this.limits.closeGraceMs);
   }
 
   private clearPipes(c: Conn): void {
@@ -387,18 +460,28 @@ export class NetProxy {
       pipe.timer = null;
       pipe.queue.length = 0;
       pipe.queuedBytes = 0;
+      pipe.partial = [];
+      pipe.partialBytes = 0;
     }
   }
 
-  private destroy(c: Conn, countAsDrop: boolean): void {
+  /**
+   * Ends a connection. Without `force`, with int32 framing, the client side is ended (so it gets
+   * whole frames only) and destroyed after the grace period.
+   */
+  private destroy(c: Conn, countAsDrop: boolean, force = false): void {
     if (!this.conns.has(c)) return;
     if (countAsDrop && !c.closed) this.statsValue.dropped++;
     c.closed = true;
     this.clearPipes(c);
+    c.server.destroy();
+    if (this.framed && !force && !c.client.destroyed) {
+      this.closeClient(c);
+      return;
+    }
     if (c.graceTimer) clearTimeout(c.graceTimer);
     c.graceTimer = null;
     this.conns.delete(c);
     c.client.destroy();
-    c.server.destroy();
   }
 }

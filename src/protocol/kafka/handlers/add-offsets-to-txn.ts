@@ -5,7 +5,7 @@
  * Adds the group to the transaction so TxnOffsetCommit may stage its offsets.
  */
 import { defineApi } from "../api.js";
-import { codeOf } from "../errors.js";
+import { codeOf, coordinatorErrorOf } from "../errors.js";
 import {
   AddOffsetsToTxn,
   type AddOffsetsToTxnRequest,
@@ -20,12 +20,16 @@ export const AddOffsetsToTxnApi = defineApi<AddOffsetsToTxnRequest, AddOffsetsTo
   request: AddOffsetsToTxn.request,
   response: AddOffsetsToTxn.response,
   async handle(req, ctx) {
-    const e = await ctx.engine.txn.addOffsets(
-      req.transactionalId,
-      req.producerId,
-      req.producerEpoch,
-      req.groupId,
-    );
-    return { throttleTimeMs: 0, errorCode: codeOf(e) };
+    try {
+      const e = await ctx.engine.txn.addOffsets(
+        req.transactionalId,
+        req.producerId,
+        req.producerEpoch,
+        req.groupId,
+      );
+      return { throttleTimeMs: 0, errorCode: codeOf(e) };
+    } catch (err) {
+      return { throttleTimeMs: 0, errorCode: coordinatorErrorOf(err) };
+    }
   },
 });

@@ -6,7 +6,7 @@
  * gets UNKNOWN_TOPIC_OR_PARTITION and the rest OPERATION_NOT_ATTEMPTED, as Kafka does.
  */
 import { defineApi } from "../api.js";
-import { codeOf } from "../errors.js";
+import { codeOf, coordinatorErrorOf } from "../errors.js";
 import {
   AddPartitionsToTxn,
   type AddPartitionsToTxnRequest,
@@ -24,12 +24,19 @@ export const AddPartitionsToTxnApi = defineApi<AddPartitionsToTxnRequest, AddPar
     const tps = req.v3AndBelowTopics.flatMap((t) =>
       t.partitions.map((partition) => ({ topic: t.name, partition })),
     );
-    const errors = await ctx.engine.txn.addPartitions(
-      req.v3AndBelowTransactionalId,
-      req.v3AndBelowProducerId,
-      req.v3AndBelowProducerEpoch,
-      tps,
-    );
+    let errors: number[];
+    try {
+      errors = (
+        await ctx.engine.txn.addPartitions(
+          req.v3AndBelowTransactionalId,
+          req.v3AndBelowProducerId,
+          req.v3AndBelowProducerEpoch,
+          tps,
+        )
+      ).map(codeOf);
+    } catch (err) {
+      errors = tps.map(() => coordinatorErrorOf(err));
+    }
     let i = 0;
     return {
       throttleTimeMs: 0,
@@ -37,7 +44,7 @@ export const AddPartitionsToTxnApi = defineApi<AddPartitionsToTxnRequest, AddPar
         name: t.name,
         resultsByPartition: t.partitions.map((partitionIndex) => ({
           partitionIndex,
-          partitionErrorCode: codeOf(errors[i++]!),
+          partitionErrorCode: errors[i++]!,
         })),
       })),
     };

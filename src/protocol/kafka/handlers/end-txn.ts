@@ -7,7 +7,7 @@
  * A retry of a completed EndTxn with the same outcome succeeds.
  */
 import { defineApi } from "../api.js";
-import { codeOf } from "../errors.js";
+import { codeOf, coordinatorErrorOf } from "../errors.js";
 import { EndTxn, type EndTxnRequest, type EndTxnResponse } from "../generated/messages.js";
 
 export const EndTxnApi = defineApi<EndTxnRequest, EndTxnResponse>({
@@ -18,12 +18,16 @@ export const EndTxnApi = defineApi<EndTxnRequest, EndTxnResponse>({
   request: EndTxn.request,
   response: EndTxn.response,
   async handle(req, ctx) {
-    const e = await ctx.engine.txn.endTxn(
-      req.transactionalId,
-      req.producerId,
-      req.producerEpoch,
-      req.committed,
-    );
-    return { throttleTimeMs: 0, errorCode: codeOf(e) };
+    try {
+      const e = await ctx.engine.txn.endTxn(
+        req.transactionalId,
+        req.producerId,
+        req.producerEpoch,
+        req.committed,
+      );
+      return { throttleTimeMs: 0, errorCode: codeOf(e) };
+    } catch (err) {
+      return { throttleTimeMs: 0, errorCode: coordinatorErrorOf(err) };
+    }
   },
 });

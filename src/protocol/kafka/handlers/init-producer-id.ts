@@ -9,7 +9,7 @@
  * A fenced producer gets INVALID_PRODUCER_EPOCH before v4 (kafkajs knows no PRODUCER_FENCED).
  */
 import { defineApi } from "../api.js";
-import { codeOf } from "../errors.js";
+import { codeOf, coordinatorErrorOf } from "../errors.js";
 import {
   InitProducerId,
   type InitProducerIdRequest,
@@ -26,12 +26,17 @@ export const InitProducerIdApi = defineApi<InitProducerIdRequest, InitProducerId
   async handle(req, ctx) {
     const expected =
       ctx.apiVersion >= 3 ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null;
-    const r = await ctx.engine.txn.initProducerId(
-      req.transactionalId,
-      req.transactionTimeoutMs,
-      expected,
-      ctx.apiVersion >= 4 ? "PRODUCER_FENCED" : "INVALID_PRODUCER_EPOCH",
-    );
+    let r: Awaited<ReturnType<typeof ctx.engine.txn.initProducerId>>;
+    try {
+      r = await ctx.engine.txn.initProducerId(
+        req.transactionalId,
+        req.transactionTimeoutMs,
+        expected,
+        ctx.apiVersion >= 4 ? "PRODUCER_FENCED" : "INVALID_PRODUCER_EPOCH",
+      );
+    } catch (err) {
+      return { throttleTimeMs: 0, errorCode: coordinatorErrorOf(err), producerId: -1, producerEpoch: -1 };
+    }
     if (r.error !== "NONE")
       return { throttleTimeMs: 0, errorCode: codeOf(r.error), producerId: -1, producerEpoch: -1 };
     const ok = r as { producerId: number; producerEpoch: number };

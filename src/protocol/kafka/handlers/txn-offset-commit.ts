@@ -8,7 +8,7 @@
  * With v3 the member and generation are checked (KIP-447 fencing of zombie consumers).
  */
 import { defineApi } from "../api.js";
-import { codeOf } from "../errors.js";
+import { codeOf, coordinatorErrorOf } from "../errors.js";
 import {
   TxnOffsetCommit,
   type TxnOffsetCommitRequest,
@@ -36,14 +36,21 @@ export const TxnOffsetCommitApi = defineApi<TxnOffsetCommitRequest, TxnOffsetCom
         metadata: p.committedMetadata,
       })),
     );
-    const errors = await ctx.engine.txn.txnOffsetCommit(
-      req.transactionalId,
-      req.producerId,
-      req.producerEpoch,
-      req.groupId,
-      member,
-      offsets,
-    );
+    let errors: number[];
+    try {
+      errors = (
+        await ctx.engine.txn.txnOffsetCommit(
+          req.transactionalId,
+          req.producerId,
+          req.producerEpoch,
+          req.groupId,
+          member,
+          offsets,
+        )
+      ).map(codeOf);
+    } catch (err) {
+      errors = offsets.map(() => coordinatorErrorOf(err));
+    }
     let i = 0;
     return {
       throttleTimeMs: 0,
@@ -51,7 +58,7 @@ export const TxnOffsetCommitApi = defineApi<TxnOffsetCommitRequest, TxnOffsetCom
         name: t.name,
         partitions: t.partitions.map((p) => ({
           partitionIndex: p.partitionIndex,
-          errorCode: codeOf(errors[i++]!),
+          errorCode: errors[i++]!,
         })),
       })),
     };
