@@ -6,8 +6,6 @@ import type BetterSqlite3 from "better-sqlite3";
  * Only takes effect when the database file is created.
  */
 export const PAGE_SIZE_BYTES = 16384;
-/** Checkpoint the WAL into the database file after about 64 MiB of WAL. */
-export const WAL_AUTOCHECKPOINT_PAGES = (64 * 1024 * 1024) / PAGE_SIZE_BYTES;
 /** Truncate a WAL that grew past this after a checkpoint, so a burst does not keep disk forever. */
 export const JOURNAL_SIZE_LIMIT_BYTES = 128 * 1024 * 1024;
 
@@ -15,7 +13,7 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 128 * 1024 * 1024;
  * synchronous=FULL in WAL mode fsyncs the WAL on every commit: a commit that returned is on disk.
  * That is what lets us acknowledge a produce right after its commit returns.
  */
-export function applyPragmas(db: BetterSqlite3.Database, role: "writer" | "reader"): void {
+export function applyPragmas(db: BetterSqlite3.Database, role: "writer" | "reader" | "checkpointer"): void {
   db.pragma(`page_size = ${PAGE_SIZE_BYTES}`);
   const mode = db.pragma("journal_mode = WAL", { simple: true });
   if (String(mode).toLowerCase() !== "wal")
@@ -23,10 +21,11 @@ export function applyPragmas(db: BetterSqlite3.Database, role: "writer" | "reade
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
+  // Checkpoints run in their own thread (checkpoint-worker.ts), never inside a commit.
+  db.pragma("wal_autocheckpoint = 0");
   if (role === "writer") {
-    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-  } else {
+  } else if (role === "reader") {
     db.pragma("query_only = ON");
   }
 }

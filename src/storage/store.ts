@@ -8,6 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { Checkpointer } from "./checkpointer.js";
 import { MIGRATIONS } from "./migrations.js";
 import { applyPragmas } from "./pragmas.js";
 import { Writer } from "./writer.js";
@@ -25,6 +26,7 @@ export class Store {
     readonly path: string,
     readonly reader: Database.Database,
     readonly writer: Writer,
+    private readonly checkpointer: Checkpointer,
   ) {}
 
   static async open(opts: StoreOptions): Promise<Store> {
@@ -38,14 +40,16 @@ export class Store {
       setup.close();
     }
     const writer = await Writer.open(file, opts.failWritesOn);
+    const checkpointer = await Checkpointer.start(file);
     const reader = new Database(file);
     applyPragmas(reader, "reader");
-    return new Store(file, reader, writer);
+    return new Store(file, reader, writer, checkpointer);
   }
 
   async close(): Promise<void> {
     await this.writer.close();
-    this.reader.close();
+    await this.checkpointer.close();
+    this.reader.close(); // the last connection: SQLite checkpoints and removes the WAL
   }
 }
 
