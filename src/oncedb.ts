@@ -84,6 +84,7 @@ export class OnceDB {
    */
   async close(): Promise<void> {
     this.kafka?.stopAccepting();
+    this.engine.quiesce();
     const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     while (!this.engine.store.writer.idle && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));

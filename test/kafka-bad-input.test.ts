@@ -11,6 +11,7 @@ import {
   ApiVersions,
   CreateTopics,
   Fetch,
+  ListOffsets,
   Metadata,
   Produce,
   type ProduceRequest,
@@ -280,6 +281,52 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
       rackId: "",
     });
     assert.equal(f.body.responses![0]!.partitions![0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    c.close();
+  });
+
+  it("closes on a bad length prefix pipelined behind a request it is still handling", async () => {
+    // Regression (found by oncedb fuzz): while a non-Produce request is handled the connection
+    // is muted; the absurd length behind it must still be seen and close the connection.
+    const c = await RawKafka.connect(server.kafkaAddress);
+    const metadata = c.encodeRequest(3, 4, Metadata.request, {
+      topics: null,
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const bad = Buffer.from([0x66, 0x6b, 0x55, 0x0a, 1, 2, 3, 4]);
+    c.sendRaw(Buffer.concat([metadata, bad]));
+    assert.ok(await c.nextFrame(), "the Metadata request is answered first");
+    assert.equal(await c.waitClosed(), true);
+    await assertAlive();
+  });
+
+  it("answers ListOffsets by timestamp over a batch whose records do not parse", async () => {
+    // Regression (found by oncedb fuzz): batches are stored after header and CRC checks only;
+    // looking inside one with a lying record length once looped without bound.
+    const c = await RawKafka.connect(server.kafkaAddress);
+    const b = encodeBatch({
+      records: [{ key: null, value: Buffer.from("x"), timestampMs: 5000 }],
+      nowMs: 5000,
+    });
+    b.writeInt8(1, 61); // record length varint: -1
+    b.writeUInt32BE(crc32c(b.subarray(21)), 17);
+    const r = await produce(c, produceBody("bad-input", 1, b));
+    assert.equal(r.errorCode, 0);
+    const lo = await c.request(ListOffsets, 4, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [
+        {
+          name: "bad-input",
+          partitions: [{ partitionIndex: 1, currentLeaderEpoch: -1, timestamp: 4000, maxNumOffsets: 1 }],
+        },
+      ],
+      timeoutMs: 1000,
+    });
+    const p = lo.body.topics![0]!.partitions![0]!;
+    assert.equal(p.errorCode, 0);
+    assert.equal(Number(p.offset), Number(r.baseOffset), "falls back to the batch's first offset");
     c.close();
   });
 

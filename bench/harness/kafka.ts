@@ -1,5 +1,6 @@
 /** Kafka helpers for scenarios: topic creation, and running a load process against a server with CPU metering. */
 import { Kafka, logLevel } from "kafkajs";
+import type { FillConfig, FillResult } from "../load/kafka-fill.js";
 import type { PreencodedConfig, PreencodedResult } from "../load/kafka-preencoded.js";
 import type { KafkajsProducerConfig, KafkajsProducerResult } from "../load/kafkajs-producer.js";
 import { type LoadMessage, LoadProcess } from "./child.js";
@@ -34,6 +35,7 @@ export async function createTopic(
   topic: string,
   partitions: number,
   timeoutMs = 120_000,
+  configs: Record<string, string> = {},
 ): Promise<TopicInfo> {
   const kafka = new Kafka({
     clientId: "oncedb-bench-admin",
@@ -49,7 +51,14 @@ export async function createTopic(
     try {
       await withTimeout(
         admin.createTopics({
-          topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+          topics: [
+            {
+              topic,
+              numPartitions: partitions,
+              replicationFactor: 1,
+              configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+            },
+          ],
           waitForLeaders: true,
           timeout: timeoutMs,
         }),
@@ -178,4 +187,32 @@ export function runKafkajs(
     cfg,
     cfg.warmupMs + cfg.durationMs + 90_000,
   );
+}
+
+/**
+ * Fills `topic` with exactly `batchesPerPartition` pre-encoded batches per partition (acks=-1) in
+ * its own process; `timestamp` is the CreateTime of every record (default: now).
+ */
+export async function fillTopic(
+  server: OnceServer,
+  o: Partial<FillConfig> & { topic: string; partitions: number; batchesPerPartition: number },
+  onProgress?: (acked: number, total: number) => void,
+): Promise<FillResult> {
+  const cfg: FillConfig = {
+    host: server.kafkaHost,
+    port: server.kafkaPort,
+    recordsPerBatch: 1000,
+    valueBytes: 100,
+    timestamp: Date.now(),
+    connections: 2,
+    inflight: 4,
+    maxMs: 20 * 60_000,
+    ...o,
+  };
+  const p = new LoadProcess("kafka-fill", cfg);
+  if (onProgress)
+    p.onEvery((m) => {
+      if (m.type === "progress") onProgress(Number(m.acked), Number(m.total));
+    });
+  return p.result<FillResult>(cfg.maxMs + 30_000);
 }

@@ -101,8 +101,14 @@ function writeString(buf: Buffer, off: number, s: string | null): number {
   return off + 2 + len;
 }
 
-/** Request header v1 plus the 4-byte size prefix. */
-function header(size: number, apiKey: number, apiVersion: number, correlationId: number, clientId: string) {
+/** Request header v1 plus the 4-byte size prefix (the size is to be overwritten by the caller). */
+export function header(
+  size: number,
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  clientId: string,
+) {
   const buf = Buffer.alloc(4 + 2 + 2 + 4 + 2 + Buffer.byteLength(clientId));
   buf.writeInt32BE(size, 0);
   buf.writeInt16BE(apiKey, 4);

@@ -49,7 +49,11 @@ program
   .option("--no-auto-create-topics", "do not create topics on first use")
   .option("--frame-max-bytes <n>", "largest Kafka request frame accepted", String(100 * 1024 * 1024))
   .option("--log-level <level>", "log level (env ONCEDB_LOG_LEVEL)", process.env.ONCEDB_LOG_LEVEL ?? "info")
-  .option("--retention-check-interval-ms <ms>", "how often retention runs (Kafka's log.retention.check.interval.ms)", "300000")
+  .option(
+    "--retention-check-interval-ms <ms>",
+    "how often retention runs (Kafka's log.retention.check.interval.ms)",
+    "300000",
+  )
   .option(
     "--transaction-max-timeout-ms <ms>",
     "largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms)",

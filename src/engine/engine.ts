@@ -180,6 +180,12 @@ export class Engine extends EventEmitter {
     return engine;
   }
 
+  /** Stops background work (retention, reclaiming, transaction timeouts) ahead of close(). */
+  quiesce(): void {
+    this.retention.stop();
+    this.txn.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -500,6 +506,18 @@ export class Engine extends EventEmitter {
     maxBytes: number,
     isolation: IsolationLevel,
   ): FetchResult {
+    if (this.closed) {
+      // A long poll woken by shutdown: answer, do not read the closed database.
+      return {
+        error: "KAFKA_STORAGE_ERROR",
+        highWatermark: -1,
+        lastStableOffset: -1,
+        logStartOffset: -1,
+        batches: [],
+        bytes: 0,
+        abortedTransactions: null,
+      };
+    }
     const p = this.partition(topicName, partitionIndex);
     if (!p) {
       return {
@@ -573,7 +591,7 @@ export class Engine extends EventEmitter {
     if (timestampMs === -3) {
       const b = this.reader.batchWithMaxTimestamp(p.id, p.logStartOffset);
       if (!b || b.baseOffset >= p.highWatermark) return { error: "NONE", offset: -1, timestampMs: -1 };
-      const recs = decodeRecords(b.data);
+      const recs = recordsOrNull(b.data);
       const hit = recs?.find((r) => r.timestampMs === b.maxTimestamp);
       return { error: "NONE", offset: hit ? hit.offset : b.lastOffset, timestampMs: b.maxTimestamp };
     }
@@ -582,7 +600,7 @@ export class Engine extends EventEmitter {
     if (!b || b.baseOffset >= p.highWatermark) return { error: "NONE", offset: -1, timestampMs: -1 };
     // Look inside the batch for the exact record where we can; otherwise the batch start is a
     // safe answer (a consumer starting there re-reads at most one batch).
-    const recs = decodeRecords(b.data);
+    const recs = recordsOrNull(b.data);
     const hit = recs?.find((r) => r.timestampMs >= timestampMs && r.offset >= p.logStartOffset);
     return hit
       ? { error: "NONE", offset: hit.offset, timestampMs: hit.timestampMs }
@@ -734,4 +752,13 @@ function narrowAborted(aborted: AbortedRange[], batches: readonly StoredBatch[])
     }
   }
   return out.sort((x, y) => x.firstOffset - y.firstOffset);
+}
+
+/** A stored batch's records, or null when they cannot be read (the caller answers per batch). */
+function recordsOrNull(batch: Buffer) {
+  try {
+    return decodeRecords(batch);
+  } catch {
+    return null;
+  }
 }

@@ -46,6 +46,7 @@ export class Partition {
   /** Reserves offsets for a batch of `count` records; returns its base offset. */
   reserve(count: number): number {
     assert(count > 0, "a batch has at least one record");
+    assert(Number.isSafeInteger(this.nextOffset + count), "partition offsets beyond 2^53");
     const base = this.nextOffset;
     this.nextOffset += count;
     return base;

@@ -26,6 +26,12 @@
 import { crc32c } from "@node-rs/crc32";
 
 export const RECORD_BATCH_HEADER_BYTES = 61;
+/**
+ * Records one batch may claim. librdkafka's batch.num.messages tops out at 1,000,000; the bound
+ * keeps a lying count (a compressed batch cannot be checked without inflating it) from burning
+ * the partition's offset space, which JS numbers hold exactly only up to 2^53.
+ */
+export const RECORDS_PER_BATCH_MAX = 1 << 20;
 export const RECORD_BATCH_MAGIC = 2;
 /** Bytes before batchLength's coverage starts: baseOffset (8) + batchLength (4). */
 export const BATCH_LOG_OVERHEAD_BYTES = 12;
@@ -70,6 +76,7 @@ export interface BatchHeader {
 /** Why a produced batch was refused; names are the Kafka error names the adapters map. */
 export type BatchRejection =
   | "CORRUPT_MESSAGE"
+  | "INVALID_TIMESTAMP"
   | "INVALID_RECORD"
   | "UNSUPPORTED_FOR_MESSAGE_FORMAT"
   | "MESSAGE_TOO_LARGE";
@@ -115,6 +122,19 @@ export function checkProducedBatch(buf: Buffer, maxBatchBytes: number): BatchChe
   const header = readBatchHeader(buf);
   if (header.attributes & Attr.control) {
     return reject("INVALID_RECORD", "clients may not produce control batches");
+  }
+  if (header.recordCount > RECORDS_PER_BATCH_MAX) {
+    return reject(
+      "INVALID_RECORD",
+      `record count ${header.recordCount} exceeds ${RECORDS_PER_BATCH_MAX} per batch`,
+    );
+  }
+  // Offsets, timestamps and producer ids are JS numbers: refuse what they cannot hold exactly.
+  if (!Number.isSafeInteger(header.baseTimestamp) || !Number.isSafeInteger(header.maxTimestamp)) {
+    return reject("INVALID_TIMESTAMP", "record batch timestamps beyond 2^53 ms");
+  }
+  if (!Number.isSafeInteger(header.producerId)) {
+    return reject("INVALID_RECORD", `producer id ${header.producerId} beyond 2^53`);
   }
   if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
     return reject(

@@ -50,6 +50,8 @@ export interface DecodedRecord {
   readonly headers: RecordHeader[];
 }
 
+/** Smallest encoded record: length, attributes, timestamp delta, offset delta, key, value, header count. */
+const RECORD_BYTES_MIN = 7;
 /** Largest decompressed size we are willing to materialise when looking inside a batch. */
 export const DECOMPRESSED_BATCH_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -167,6 +169,8 @@ class VarReader {
 /**
  * Decodes the records of one stored batch (uncompressed or gzip). Returns null for codecs the
  * broker cannot open (snappy, lz4, zstd): callers then fall back to batch-level answers.
+ * Throws RangeError (or a zlib error) for a batch whose records do not parse: batches are
+ * stored as produced, after header and CRC checks only, so a client can store one.
  */
 export function decodeRecords(batch: Buffer): DecodedRecord[] | null {
   const attributes = batch.readInt16BE(BatchField.attributes);
@@ -182,8 +186,14 @@ export function decodeRecords(batch: Buffer): DecodedRecord[] | null {
   }
   const r = new VarReader(body, 0);
   const out: DecodedRecord[] = [];
-  for (let i = 0; i < count && r.pos < body.length; i++) {
+  // A record takes at least RECORD_BYTES_MIN bytes, so the claimed count is bounded by the
+  // body: a lying count cannot make this loop run (or allocate) beyond the bytes present.
+  const n = Math.min(count, Math.floor(body.length / RECORD_BYTES_MIN));
+  for (let i = 0; i < n && r.pos < body.length; i++) {
     const len = r.varint();
+    if (len < RECORD_BYTES_MIN - 1 || r.pos + len > body.length) {
+      throw new RangeError(`record ${i} has length ${len} in a ${body.length}-byte body`);
+    }
     const end = r.pos + len;
     r.pos++; // attributes (unused in v2)
     const tsDelta = r.varint();
@@ -197,7 +207,9 @@ export function decodeRecords(batch: Buffer): DecodedRecord[] | null {
       headers.push({ key: k ? k.toString("utf8") : "", value: r.bytes() });
     }
     r.pos = end;
-    out.push({ offset: baseOffset + offsetDelta, timestampMs: baseTs + tsDelta, key, value, headers });
+    const timestampMs = baseTs + tsDelta;
+    if (!Number.isSafeInteger(timestampMs)) throw new RangeError(`record ${i} has timestamp ${timestampMs}`);
+    out.push({ offset: baseOffset + offsetDelta, timestampMs, key, value, headers });
   }
   return out;
 }

@@ -10,12 +10,17 @@
  * finish out of order (a Produce waiting for its commit, a Fetch long-polling), and the
  * head of the queue is written as soon as it is ready.
  *
+ * Muting: as in Kafka, a connection handles one request at a time, except that Produce
+ * requests may pipeline (their answers are small). So a client cannot have many large answers
+ * (Metadata, Fetch) built and buffered at once.
+ *
  * Backpressure: reading stops while too many requests are in flight on this connection, while
  * the socket's write buffer is full, or while the engine's write queue is over its limit.
  */
 import type net from "node:net";
 import type { Logger } from "pino";
 import type { Engine } from "../../engine/engine.js";
+import { assert } from "../../util/assert.js";
 import { type KafkaApi, NO_RESPONSE, type RequestContext } from "./api.js";
 import { decodeMessage, encodeMessage } from "./codec/codec.js";
 import { KafkaDecodeError } from "./codec/errors.js";
@@ -26,7 +31,8 @@ import { ApiVersionsApi, unsupportedVersionResponse } from "./handlers/api-versi
 
 /** Smallest request header: apiKey (2) + apiVersion (2) + correlationId (4). */
 const REQUEST_HEADER_BYTES_MIN = 8;
-/** Requests per connection being handled at once; kafkajs and librdkafka pipeline a handful. */
+const PRODUCE_API_KEY = 0;
+/** Produce requests per connection being handled at once; librdkafka pipelines up to 5 (idempotent) or more. */
 export const REQUESTS_IN_FLIGHT_MAX = 128;
 /** On shutdown, how long a connection may take to flush its last responses. */
 const CLOSE_FLUSH_MS = 1000;
@@ -51,6 +57,8 @@ export class KafkaConnection {
   private inFlight = 0;
   private closed = false;
   private pausedForWrite = false;
+  /** A non-Produce request is being handled: no further request starts until it is answered. */
+  private muted = false;
   private readonly remote: string;
   private readonly engine: Engine;
 
@@ -128,11 +136,16 @@ export class KafkaConnection {
   }
 
   private mustStop(): boolean {
-    return this.inFlight >= REQUESTS_IN_FLIGHT_MAX || this.pausedForWrite || this.engine.overloaded;
+    return (
+      this.muted || this.inFlight >= REQUESTS_IN_FLIGHT_MAX || this.pausedForWrite || this.engine.overloaded
+    );
   }
 
-  private hasCompleteFrame(): boolean {
-    return this.buffered >= 4 && this.buffered >= 4 + Math.max(0, this.peekLength());
+  /** A whole frame is buffered, or a length prefix that processBuffered must reject. */
+  private hasActionableFrame(): boolean {
+    if (this.buffered < 4) return false;
+    const len = this.peekLength();
+    return len < REQUEST_HEADER_BYTES_MIN || len > this.opts.frameBytesMax || this.buffered >= 4 + len;
   }
 
   private peekLength(): number {
@@ -211,30 +224,54 @@ export class KafkaConnection {
     const slot: Slot = { done: false, chunks: null };
     this.slots.push(slot);
     this.inFlight++;
-    const finish = (response: unknown) => {
+    // Like Kafka, handle one request at a time per connection, except Produce, whose small
+    // responses make pipelining cheap and which is where pipelining pays. Without this a client
+    // could pipeline many requests with large answers (Metadata for many partitions, Fetch)
+    // and have them all built and buffered at once.
+    const muting = apiKey !== PRODUCE_API_KEY;
+    if (muting) this.muted = true;
+    let settled = false;
+    const settle = () => {
+      assert(!settled, "a request settled twice");
+      settled = true;
       this.inFlight--;
+      if (muting) this.muted = false;
+    };
+    const finish = (response: unknown) => {
+      settle();
       slot.done = true;
       if (response !== NO_RESPONSE && !this.closed) {
-        slot.chunks = this.encodeResponse(api, apiVersion, correlationId, response);
+        try {
+          slot.chunks = this.encodeResponse(api, apiVersion, correlationId, response);
+        } catch (err) {
+          this.opts.logger?.error(
+            { remote: this.remote, api: api.name, apiVersion, err: (err as Error)?.stack ?? String(err) },
+            "response could not be encoded",
+          );
+          this.fail("closing connection after an unencodable response");
+          return;
+        }
       }
       this.flushSlots();
       this.updateFlow();
     };
     const onError = (err: unknown) => {
-      this.inFlight--;
+      settle();
       this.opts.logger?.error(
         { remote: this.remote, api: api.name, apiVersion, err: (err as Error)?.stack ?? String(err) },
         "request handler failed",
       );
       this.fail("closing connection after handler failure");
     };
+    let result: ReturnType<KafkaApi["handle"]>;
     try {
-      const result = api.handle(request, ctx);
-      if (result instanceof Promise) result.then(finish, onError);
-      else finish(result);
+      result = api.handle(request, ctx);
     } catch (err) {
       onError(err);
+      return;
     }
+    if (result instanceof Promise) result.then(finish, onError);
+    else finish(result);
   }
 
   private encodeResponse(
@@ -285,7 +322,7 @@ export class KafkaConnection {
     if (stop && !this.socket.isPaused()) this.socket.pause();
     else if (!stop) {
       if (this.socket.isPaused()) this.socket.resume();
-      if (!this.processing && this.hasCompleteFrame()) setImmediate(() => this.processBuffered());
+      if (!this.processing && this.hasActionableFrame()) setImmediate(() => this.processBuffered());
     }
   }
 }

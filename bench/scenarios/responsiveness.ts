@@ -1,0 +1,495 @@
+/**
+ * Issue 2: "a long fetch or a big retention delete must not stall produce acknowledgements for
+ * more than a few milliseconds — measure it". A probe process sends small acks=-1 produce requests
+ * at a fixed rate (open loop) and records every acknowledgement's latency, while the round goes
+ * through phases: baseline, long fetches of a big backlog, a retention pass deleting a big expired
+ * log, DeleteRecords of a big prefix, and the deletion of a big topic. Per phase: p50/p99/p99.9/max
+ * of the ack latency and its p99 against the baseline's p99 of the same round, with the fdatasync
+ * p99 of the same round as the floor.
+ */
+import path from "node:path";
+import Database from "better-sqlite3";
+import { type Admin, Kafka, logLevel } from "kafkajs";
+import { LoadProcess } from "../harness/child.js";
+import { removeDir, tempDir } from "../harness/dirs.js";
+import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
+import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
+import { OnceServer, serverNotes } from "../harness/server.js";
+import { waitQuiet } from "../harness/settle.js";
+import { medianPercentiles, type Percentiles, pairRatios, percentiles, summarize } from "../harness/stats.js";
+import type { Row, Scenario, ScenarioContext, ScenarioResult, TimeSeries } from "../harness/types.js";
+import type { AckProbeConfig, AckProbeResult } from "../load/ack-probe.js";
+import type { BigFetcherConfig, BigFetcherResult } from "../load/big-fetcher.js";
+import { measureFsyncLatency } from "./limits.js";
+
+const PROBE_RATE = 250;
+const FETCH_MAX_BYTES = 50 * 2 ** 20;
+const RECORDS_PER_BATCH = 1000;
+const VALUE_BYTES = 100;
+/** The server's periodic retention timer is pushed out of the way; passes are started on purpose. */
+const RETENTION_INTERVAL_MS = 86_400_000;
+/** Allowed stall: the phase's max ack latency over the baseline's max, same round. */
+const STALL_TARGET_MS = 5;
+const BUCKET_MS = 250;
+
+type PhaseId = "baseline" | "fetch" | "retention" | "delete-records" | "delete-topic";
+const PHASES: { id: PhaseId; label: string }[] = [
+  { id: "baseline", label: "baseline" },
+  { id: "fetch", label: "long fetch" },
+  { id: "retention", label: "retention delete" },
+  { id: "delete-records", label: "DeleteRecords" },
+  { id: "delete-topic", label: "topic deletion" },
+];
+
+function timing(quick: boolean, runs: number) {
+  return quick
+    ? { bigBytes: 200e6, phaseMs: 3000, gapMs: 1000, probeWarmMs: 1000, fsyncMs: 500, rounds: runs }
+    : {
+        bigBytes: 1e9,
+        phaseMs: 8000,
+        gapMs: 1500,
+        probeWarmMs: 2000,
+        fsyncMs: 1000,
+        rounds: Math.min(runs, 3),
+      };
+}
+type Timing = ReturnType<typeof timing>;
+
+const wallNow = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const firstLine = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0] : String(e));
+
+interface PhaseRun {
+  id: PhaseId;
+  startWall: number;
+  endWall: number;
+  ack: Percentiles;
+  /** Acks of the requests sent while the operation itself ran (start to end of the delete, or the fetch loop). */
+  ackDuringOp: Percentiles;
+  serverCpu: number;
+  /** How long the disturbing operation itself took (delete done, fetch loop), ms. */
+  opMs: number;
+}
+
+interface Round {
+  fsync: Percentiles;
+  phases: PhaseRun[];
+  fetch: BigFetcherResult;
+  probe: Omit<AckProbeResult, "sendWallMs" | "latencyMs">;
+  /** Max ack latency per bucket, per phase, seconds since the probe started. */
+  series: Record<string, [number, number][]>;
+  deletedBytes: number;
+  fillMBps: number;
+  quietMs: number;
+  quiet: boolean;
+}
+
+export const responsivenessScenario: Scenario = {
+  name: "responsiveness",
+  description:
+    "produce ack latency (250 req/s, acks=-1) while a 50 MB fetch loop, a retention delete, DeleteRecords and a topic deletion run",
+  needsServer: true,
+  peers: [],
+  estimateMs(opts) {
+    const t = timing(opts.quick, opts.runs);
+    const fillMs = (3 * t.bigBytes) / 60e3; // ~60 MB/s on a busy machine
+    return 3000 + t.rounds * (fillMs + 3000 + t.fsyncMs + t.probeWarmMs + 5 * (t.phaseMs + t.gapMs) + 2000);
+  },
+  async run(ctx: ScenarioContext): Promise<ScenarioResult> {
+    const { opts, progress } = ctx;
+    const t = timing(opts.quick, opts.runs);
+    const t0 = Date.now();
+    const batches = Math.ceil(t.bigBytes / (RECORDS_PER_BATCH * VALUE_BYTES));
+    const gb = (batches * RECORDS_PER_BATCH * VALUE_BYTES) / 1e9;
+    const notes: string[] = [
+      `Baseline = the probe alone. Probe: one connection, ${PROBE_RATE} Produce v3 requests/s of 1 record (100 bytes), acks=-1, open loop (each request is sent on schedule whether or not earlier ones were answered, so a stall shows in every request it delays); latency = request write to response.`,
+      `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
+      "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
+      `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
+    ];
+    const dataDir = tempDir(opts.dataRoot, "responsiveness");
+    progress.step("responsiveness: starting OnceDB", 2000);
+    const server = await OnceServer.start({
+      cli: opts.oncedbCli,
+      dataDir,
+      extraArgs: ["--retention-check-interval-ms", String(RETENTION_INTERVAL_MS)],
+    });
+    const kafka = new Kafka({
+      clientId: "oncedb-bench-resp-admin",
+      brokers: [server.kafkaAddress],
+      logLevel: logLevel.NOTHING,
+      requestTimeout: 180_000,
+      retry: { retries: 2 },
+    });
+    const admin = kafka.admin();
+    const rounds: Round[] = [];
+    const failures: string[] = [];
+    const probeTopic = "resp-probe";
+    try {
+      await admin.connect();
+      await createTopic(server.kafkaAddress, probeTopic, 1);
+      for (let r = 0; r < t.rounds; r++) {
+        try {
+          rounds.push(await oneRound(ctx, server, admin, dataDir, probeTopic, r, t, batches));
+        } catch (e) {
+          const msg = `round ${r + 1}: ${firstLine(e)}`;
+          failures.push(msg);
+          ctx.log(`  ! responsiveness ${msg}`);
+        }
+        if (server.exited) throw new Error(`OnceDB ${server.exited}:\n${server.lastLines()}`);
+      }
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+      const stop = await server.stop(30_000);
+      notes.push(...serverNotes(server, stop));
+      removeDir(dataDir);
+    }
+    notes.push(...failures.slice(0, 6));
+
+    const rows: Row[] = [];
+    const pct = [];
+    const series: TimeSeries[] = [];
+    if (rounds.length > 0) {
+      const phase = (id: PhaseId) => rounds.map((x) => x.phases.find((p) => p.id === id)!);
+      const base = phase("baseline");
+      const fsyncP99 = rounds.map((x) => x.fsync.p99);
+      const fsyncStat = summarize(fsyncP99);
+      const what: Record<PhaseId, (x: Round, p: PhaseRun) => string> = {
+        baseline: () => "",
+        fetch: (x) => `${fmtNum(x.fetch.fetches)} fetches of ${fmtNum(x.fetch.bytesPerFetch / 2 ** 20)} MiB`,
+        retention: (_x, p) => `${fmtNum(gb)} GB deleted in ${fmtNum(p.opMs)} ms`,
+        "delete-records": (_x, p) => `${fmtNum(gb)} GB, answered in ${fmtNum(p.opMs)} ms`,
+        "delete-topic": (_x, p) => `${fmtNum(gb)} GB reclaimed in ${fmtNum(p.opMs)} ms`,
+      };
+      for (const ph of PHASES) {
+        const list = phase(ph.id);
+        const p99 = list.map((x) => x.ack.p99);
+        const excess = list.map((x, i) => x.ack.max - base[i].ack.max);
+        const isBase = ph.id === "baseline";
+        const excessStat = summarize(excess);
+        rows.push({
+          metric: `${ph.label}: produce ack p99`,
+          unit: "ms",
+          oncedb: summarize(p99),
+          ratio: isBase
+            ? undefined
+            : pairRatios(
+                p99,
+                base.map((x) => x.ack.p99),
+              ),
+          limit: { name: "fdatasync p99", value: fsyncStat, unit: "ms", source: "measured" },
+          limitRatio: pairRatios(p99, fsyncP99),
+          target: isBase ? undefined : `max <= baseline max + ${STALL_TARGET_MS} ms`,
+          targetMet: isBase ? undefined : excessStat.median <= STALL_TARGET_MS,
+          extra: {
+            p50: fmtStat(summarize(list.map((x) => x.ack.p50))),
+            "p99.9": fmtStat(summarize(list.map((x) => x.ack.p999))),
+            max: fmtStat(summarize(list.map((x) => x.ack.max))),
+            "while it ran: p99 / max": isBase
+              ? ""
+              : `${fmtNum(summarize(list.map((x) => x.ackDuringOp.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.ackDuringOp.max)).median)}`,
+            "max - baseline max": isBase
+              ? ""
+              : `${fmtNum(excessStat.median)} [${fmtCompact(excessStat.min)}-${fmtCompact(excessStat.max)}]`,
+            samples: fmtNum(summarize(list.map((x) => x.ack.count)).median),
+            "server CPU": summarize(list.map((x) => x.serverCpu)).median.toFixed(2),
+            "during the phase": what[ph.id](rounds[rounds.length - 1], list[list.length - 1]),
+          },
+        });
+        pct.push({ label: ph.label, unit: "ms", p: medianPercentiles(list.map((x) => x.ack)) });
+      }
+      pct.push({ label: "fdatasync 4 KiB", unit: "ms", p: medianPercentiles(rounds.map((x) => x.fsync)) });
+      const fetchStat = summarize(rounds.map((x) => x.fetch.mbPerSec));
+      const fetchLat = medianPercentiles(rounds.map((x) => x.fetch.fetchMs));
+      rows.push({
+        metric: "long fetch: fetched",
+        unit: "MB/s",
+        oncedb: fetchStat,
+        extra: {
+          p50: `fetch ${fmtNum(fetchLat.p50)} ms`,
+          max: `fetch ${fmtNum(fetchLat.max)} ms`,
+          "server CPU": "",
+          "during the phase": `fetcher CPU ${summarize(rounds.map((x) => x.fetch.clientCpu)).median.toFixed(2)}`,
+        },
+      });
+      for (const [id, label] of [
+        ["retention", "retention delete: trigger to log start = high watermark"],
+        ["delete-records", "DeleteRecords: request to response"],
+        ["delete-topic", "topic deletion: request to batches reclaimed"],
+      ] as const) {
+        const ms = phase(id).map((x) => x.opMs);
+        rows.push({
+          metric: label,
+          unit: "ms",
+          oncedb: summarize(ms),
+          extra: {
+            "during the phase": `${fmtNum(summarize(ms.map((v) => (gb * 1000) / (v / 1000))).median)} MB/s deleted`,
+          },
+        });
+      }
+      rows.push({
+        metric: "probe: acknowledged rate",
+        unit: "req/s",
+        oncedb: summarize(rounds.map((x) => x.probe.acked / x.probe.seconds)),
+        target: `${PROBE_RATE}`,
+        extra: {
+          "during the phase": `probe CPU ${summarize(rounds.map((x) => x.probe.clientCpu)).median.toFixed(2)}, max send lag ${fmtNum(summarize(rounds.map((x) => x.probe.maxSendLagMs)).max)} ms`,
+        },
+      });
+      const last = rounds[rounds.length - 1];
+      for (const ph of PHASES) series.push({ label: ph.label, unit: "ms", points: last.series[ph.id] ?? [] });
+      notes.push(
+        `Fill: ${fmtNum(summarize(rounds.map((x) => x.fillMBps)).median)} MB/s; data dir quiet after ${fmtNum(summarize(rounds.map((x) => x.quietMs)).median / 1000)} s${rounds.every((x) => x.quiet) ? "" : " (not quiet within the limit in some rounds: writeback may overlap the phases)"}.`,
+      );
+      const errs = rounds.reduce((a, x) => a + x.probe.errors, 0);
+      if (errs > 0)
+        notes.push(
+          `Probe errors: ${errs}, first: ${rounds.find((x) => x.probe.firstError)?.probe.firstError}.`,
+        );
+      const un = rounds.reduce((a, x) => a + x.probe.unanswered, 0);
+      if (un > 0) notes.push(`Probe requests unanswered at the end: ${un}.`);
+      const lag = summarize(rounds.map((x) => x.probe.maxSendLagMs)).max;
+      if (lag > 20)
+        notes.push(
+          `The probe itself fell up to ${fmtNum(lag)} ms behind its schedule (CPU contention on this machine); such a delay is not in the latencies (measured from the write), but it thins the samples.`,
+        );
+      notes.push(
+        "Chart 'over time': the worst ack latency per 250 ms of the last round, one line per phase.",
+      );
+    }
+    return {
+      scenario: "responsiveness",
+      date: new Date().toISOString(),
+      durationMs: Date.now() - t0,
+      status: failures.length === 0 ? "ok" : rows.length > 0 ? "partial" : "failed",
+      notes,
+      rows,
+      charts: { percentiles: pct, series },
+      raw: rounds,
+    };
+  },
+};
+
+async function oneRound(
+  ctx: ScenarioContext,
+  server: OnceServer,
+  admin: Admin,
+  dataDir: string,
+  probeTopic: string,
+  r: number,
+  t: Timing,
+  batches: number,
+): Promise<Round> {
+  const { opts, progress } = ctx;
+  const tag = `${r}-${Date.now()}`;
+  const big = `resp-big-${tag}`;
+  const ret = `resp-ret-${tag}`;
+  const del = `resp-del-${tag}`;
+  const trigger = `resp-trigger-${tag}`;
+  const R = `round ${r + 1}/${t.rounds}`;
+  await createTopic(server.kafkaAddress, big, 1);
+  await createTopic(server.kafkaAddress, ret, 1, 120_000, { "retention.ms": "60000" });
+  await createTopic(server.kafkaAddress, del, 1);
+  await createTopic(server.kafkaAddress, trigger, 1);
+  const fillMs: number[] = [];
+  const fillMB: number[] = [];
+  for (const [topic, timestamp] of [
+    [big, Date.now()],
+    [ret, Date.now() - 86_400_000],
+    [del, Date.now()],
+  ] as const) {
+    progress.step(`responsiveness: fill ${topic}, ${R}`, (batches * 100) / 60);
+    const f = await fillTopic(server, {
+      topic,
+      partitions: 1,
+      batchesPerPartition: batches,
+      recordsPerBatch: RECORDS_PER_BATCH,
+      valueBytes: VALUE_BYTES,
+      timestamp,
+    });
+    fillMs.push(f.seconds * 1000);
+    fillMB.push(f.payloadBytes / 1e6);
+  }
+  const retOffsets = await admin.fetchTopicOffsets(ret);
+  if (Number(retOffsets[0].low) !== 0)
+    throw new Error(
+      `${ret} was trimmed before its phase (log start ${retOffsets[0].low}): a retention pass ran`,
+    );
+  progress.step(`responsiveness: waiting for the data dir to be quiet, ${R}`, 3000);
+  const quiet = await waitQuiet(dataDir, 90_000);
+  progress.step(`responsiveness: fdatasync floor, ${R}`, t.fsyncMs + 300);
+  const fsync = (await measureFsyncLatency(opts, t.fsyncMs)).syncMs;
+
+  const probeCfg: AckProbeConfig = {
+    host: server.kafkaHost,
+    port: server.kafkaPort,
+    topic: probeTopic,
+    ratePerSec: PROBE_RATE,
+    recordsPerRequest: 1,
+    valueBytes: VALUE_BYTES,
+    maxMs: 30 * 60_000,
+    maxSamples: 1_000_000,
+  };
+  const probe = new LoadProcess("ack-probe", probeCfg);
+  const windows: Omit<PhaseRun, "ack" | "ackDuringOp">[] = [];
+  let fetch: BigFetcherResult | undefined;
+  let probeStartWall = 0;
+  try {
+    await probe.waitFor("ready", 20_000);
+    probeStartWall = wallNow();
+    progress.step(`responsiveness: probe warm-up, ${R}`, t.probeWarmMs);
+    await sleep(t.probeWarmMs);
+    const meter = server.cpuMeter();
+
+    // a. baseline
+    progress.step(`responsiveness: baseline, ${R}`, t.phaseMs + t.gapMs);
+    {
+      const s = wallNow();
+      meter.start();
+      await sleep(t.phaseMs);
+      windows.push({ id: "baseline", startWall: s, endWall: wallNow(), serverCpu: meter.stop(), opMs: 0 });
+    }
+    await sleep(t.gapMs);
+
+    // b. long fetch
+    progress.step(`responsiveness: long fetch, ${R}`, t.phaseMs + t.gapMs);
+    {
+      const cfg: BigFetcherConfig = {
+        host: server.kafkaHost,
+        port: server.kafkaPort,
+        topic: big,
+        partition: 0,
+        maxBytes: FETCH_MAX_BYTES,
+        durationMs: t.phaseMs,
+        fetchTimeoutMs: 60_000,
+      };
+      const m = await runMetered<BigFetcherResult>(server, "big-fetcher", cfg, t.phaseMs + 90_000);
+      fetch = m.result;
+      windows.push({
+        id: "fetch",
+        startWall: m.result.windowStartWall,
+        endWall: m.result.windowEndWall,
+        serverCpu: m.serverCpu,
+        opMs: m.result.seconds * 1000,
+      });
+    }
+    await sleep(t.gapMs);
+
+    // c. retention delete: deleting an empty topic schedules a retention pass at once
+    progress.step(`responsiveness: retention delete, ${R}`, t.phaseMs + t.gapMs);
+    {
+      const s = wallNow();
+      meter.start();
+      await admin.deleteTopics({ topics: [trigger], timeout: 60_000 });
+      const done = await pollUntil(
+        async () => {
+          const o = (await admin.fetchTopicOffsets(ret))[0];
+          return Number(o.low) >= Number(o.high);
+        },
+        180_000,
+        100,
+      );
+      if (!done) throw new Error(`retention did not empty ${ret} within 180 s`);
+      const opMs = wallNow() - s;
+      await sleep(s + t.phaseMs - wallNow());
+      windows.push({ id: "retention", startWall: s, endWall: wallNow(), serverCpu: meter.stop(), opMs });
+    }
+    await sleep(t.gapMs);
+
+    // c2. DeleteRecords of the whole big topic
+    progress.step(`responsiveness: DeleteRecords, ${R}`, t.phaseMs + t.gapMs);
+    {
+      // kafkajs finds the partition's leader in its cached metadata: load it outside the window
+      await admin.fetchTopicMetadata({ topics: [big] });
+      const s = wallNow();
+      meter.start();
+      await admin
+        .deleteTopicRecords({ topic: big, partitions: [{ partition: 0, offset: "-1" }] })
+        .catch((e: unknown) => {
+          const parts = (e as { partitions?: { error?: Error }[] }).partitions ?? [];
+          throw new Error(
+            `DeleteRecords failed: ${parts.map((p) => p.error?.message).join("; ") || String(e)}`,
+          );
+        });
+      const opMs = wallNow() - s;
+      await sleep(s + t.phaseMs - wallNow());
+      windows.push({ id: "delete-records", startWall: s, endWall: wallNow(), serverCpu: meter.stop(), opMs });
+    }
+    await sleep(t.gapMs);
+
+    // d. topic deletion; its batches are reclaimed in chunks in the background
+    progress.step(`responsiveness: topic deletion, ${R}`, t.phaseMs + t.gapMs);
+    {
+      const db = new Database(path.join(dataDir, "oncedb.sqlite"), { readonly: true, fileMustExist: true });
+      try {
+        const left = db.prepare("SELECT COUNT(*) FROM deleted_partitions").pluck(true);
+        const s = wallNow();
+        meter.start();
+        await admin.deleteTopics({ topics: [del], timeout: 60_000 });
+        const done = await pollUntil(async () => (left.get() as number) === 0, 180_000, 100);
+        if (!done) throw new Error(`the batches of ${del} were not reclaimed within 180 s`);
+        const opMs = wallNow() - s;
+        await sleep(s + t.phaseMs - wallNow());
+        windows.push({ id: "delete-topic", startWall: s, endWall: wallNow(), serverCpu: meter.stop(), opMs });
+      } finally {
+        db.close();
+      }
+    }
+    await sleep(t.gapMs);
+    probe.send({ type: "stop" });
+    const res = await probe.result<AckProbeResult>(30_000);
+    const { sendWallMs, latencyMs, ...probeRest } = res;
+    const phases: PhaseRun[] = windows.map((w) => {
+      const xs: number[] = [];
+      const during: number[] = [];
+      const opEnd = w.id === "fetch" ? w.endWall : w.startWall + w.opMs;
+      for (let i = 0; i < sendWallMs.length; i++) {
+        const at = sendWallMs[i];
+        if (at >= w.startWall && at < w.endWall) xs.push(latencyMs[i]);
+        if (at >= w.startWall && at < opEnd) during.push(latencyMs[i]);
+      }
+      return { ...w, ack: percentiles(xs), ackDuringOp: percentiles(during) };
+    });
+    const series: Record<string, [number, number][]> = {};
+    for (const w of windows) {
+      const buckets = new Map<number, number>();
+      for (let i = 0; i < sendWallMs.length; i++) {
+        const at = sendWallMs[i];
+        if (at < w.startWall || at >= w.endWall) continue;
+        const b = Math.floor((at - probeStartWall) / BUCKET_MS);
+        buckets.set(b, Math.max(buckets.get(b) ?? 0, latencyMs[i]));
+      }
+      series[w.id] = [...buckets]
+        .sort((a, b) => a[0] - b[0])
+        .map(([b, v]) => [((b + 1) * BUCKET_MS) / 1000, v] as [number, number]);
+    }
+    if (!fetch) throw new Error("the fetch phase did not run");
+    return {
+      fsync,
+      phases,
+      fetch,
+      probe: probeRest,
+      series,
+      deletedBytes: batches * RECORDS_PER_BATCH * VALUE_BYTES,
+      fillMBps: fillMB.reduce((a, b) => a + b, 0) / (fillMs.reduce((a, b) => a + b, 0) / 1000),
+      quietMs: quiet.ms,
+      quiet: quiet.quiet,
+    };
+  } finally {
+    await probe.stop();
+  }
+}
+
+/** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; bounded in count too. */
+async function pollUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<boolean> {
+  const t0 = performance.now();
+  for (let i = 0; i < 100_000 && performance.now() - t0 < timeoutMs; i++) {
+    if (await check()) return true;
+    await sleep(everyMs);
+  }
+  return false;
+}
