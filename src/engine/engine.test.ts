@@ -144,6 +144,24 @@ describe("engine log", () => {
     }
   });
 
+  it("DeleteRecords moves the log start at once and deletes in bounded chunks", async () => {
+    const e = await Engine.open({ dataDir: tmpDir() });
+    try {
+      await e.createTopic("big", 1);
+      await Promise.all(Array.from({ length: 300 }, (_, i) => e.append("big", 0, batchOf([`v${i}`]))));
+      const commitsBefore = e.store.writer.stats.commits;
+      assert.equal(await e.deleteRecords("big", 0, 250), 250);
+      const commits = e.store.writer.stats.commits - commitsBefore;
+      assert.ok(commits >= 1 + Math.ceil(250 / 64), `${commits} commits: one for the log start, then chunks`);
+      const left = e.store.reader.prepare("SELECT COUNT(*) FROM batches").pluck().get();
+      assert.equal(left, 50);
+      assert.deepEqual(values(e.fetch("big", 0, 250, 1 << 20, "read_uncommitted").batches)[0], "v250");
+      assert.equal(e.fetch("big", 0, 249, 1 << 20, "read_uncommitted").error, "OFFSET_OUT_OF_RANGE");
+    } finally {
+      await e.close();
+    }
+  });
+
   it("deleting a topic reclaims its batches and frees the name", async () => {
     const e = await Engine.open({ dataDir: tmpDir() });
     try {

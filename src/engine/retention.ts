@@ -69,8 +69,10 @@ export class Retention {
     const now = this.engine.clock.nowMs();
     for (const topic of this.engine.listTopics()) {
       const { retentionMs, retentionBytes } = topic.effective;
-      if (retentionMs < 0 && retentionBytes < 0) continue;
       for (const p of topic.partitions) {
+        // Batches below the log start left by a delete that a crash interrupted.
+        if (!this.stopped) await this.engine.reclaimBelowLogStart(p);
+        if (retentionMs < 0 && retentionBytes < 0) continue;
         let excess = retentionBytes >= 0 ? this.engine.partitionSizeBytes(p) - retentionBytes : 0;
         for (let chunk = 0; chunk < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped && !p.deleted; chunk++) {
           const metas = this.engine.batchMeta(p, RETENTION_CHUNK_BATCHES);

@@ -33,6 +33,7 @@ export class LogReader {
   private readonly sizeStmt: Database.Statement;
   private readonly maxTimestampStmt: Database.Statement;
   private readonly abortedStmt: Database.Statement;
+  private readonly belowStmt: Database.Statement;
 
   constructor(db: Database.Database) {
     this.fetchStmt = db
@@ -61,11 +62,21 @@ export class LogReader {
         "SELECT base_offset, last_offset, max_timestamp, data FROM batches WHERE partition_id = ? AND last_offset >= ? ORDER BY max_timestamp DESC, last_offset LIMIT 1",
       )
       .raw(true);
+    this.belowStmt = db
+      .prepare(
+        "SELECT last_offset FROM batches WHERE partition_id = ? AND last_offset < ? ORDER BY last_offset LIMIT ?",
+      )
+      .pluck(true);
     this.abortedStmt = db
       .prepare(
         "SELECT producer_id, first_offset, last_offset FROM aborted_txns WHERE partition_id = ? AND last_offset >= ? AND first_offset <= ? ORDER BY first_offset",
       )
       .raw(true);
+  }
+
+  /** Last offsets of up to `limit` batches that end below `offset`, in order. */
+  lastOffsetsBelow(partitionId: number, offset: number, limit: number): number[] {
+    return this.belowStmt.all(partitionId, offset, limit) as number[];
   }
 
   /** Aborted transactions whose range [first, marker] overlaps [fromOffset, toOffset]. */

@@ -430,8 +430,23 @@ export class TransactionCoordinator {
         ops.push(["insertTxnPartition", [transactionalId, p.id]]);
       }
     }
-    await this.host.submit(ops);
+    this.submitWithoutWaiting(ops);
     return partitions.map(() => "NONE");
+  }
+
+  /**
+   * AddPartitionsToTxn and AddOffsetsToTxn are answered without waiting for their fsync; every
+   * later effect of the transaction depends on them in a way that makes their loss detectable:
+   *  - commits apply in order, so a produce or TxnOffsetCommit that is durable implies they are;
+   *  - if a crash loses one, the restarted broker refuses what depends on it (a produce to the
+   *    partition, a TxnOffsetCommit for the group, an EndTxn of an Empty transaction) with
+   *    INVALID_TXN_STATE, and the producer aborts. Nothing is committed without them.
+   * This saves two fsync round trips per transaction (measured by the kafka-eos benchmark).
+   * TxnOffsetCommit and EndTxn, whose loss would not be detectable, wait for theirs.
+   * A failed commit makes the engine reload state from disk, so nothing needs undoing here.
+   */
+  private submitWithoutWaiting(ops: WriteOp[]): void {
+    this.host.submit(ops).catch(() => undefined);
   }
 
   async addOffsets(
@@ -446,7 +461,7 @@ export class TransactionCoordinator {
     if (groupId === "") return "INVALID_GROUP_ID";
     this.begin(txn, this.host.clock.nowMs());
     txn.groups.add(groupId);
-    await this.host.submit([this.txnRow(txn), ["insertTxnGroup", [transactionalId, groupId]]]);
+    this.submitWithoutWaiting([this.txnRow(txn), ["insertTxnGroup", [transactionalId, groupId]]]);
     return "NONE";
   }
 
