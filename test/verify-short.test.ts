@@ -1,5 +1,5 @@
 /**
- * `oncedb verify` end to end, short: 20 s of workload under kill, pause and net faults against a
+ * `oncedb verify` end to end, short: 60 s of workload under kill, pause and net faults against a
  * server it starts itself. Exit 0, no anomaly in report.json, and the faults really happened.
  */
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import { run } from "./helpers/run.js";
 import { CLI_PATH } from "./helpers/server.js";
 
-describe("oncedb verify (short)", { timeout: 300_000 }, () => {
+describe("oncedb verify (short)", { timeout: 400_000 }, () => {
   it("finds no anomaly under kill, pause and net faults, and injects them", async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "oncedb-verify-test-"));
     const res = await run(
@@ -19,7 +19,7 @@ describe("oncedb verify (short)", { timeout: 300_000 }, () => {
         CLI_PATH,
         "verify",
         "--duration",
-        "20s",
+        "60s",
         "--faults",
         "kill,pause,net",
         "--seed",
@@ -28,7 +28,7 @@ describe("oncedb verify (short)", { timeout: 300_000 }, () => {
         out,
         "--no-progress",
       ],
-      { timeoutMs: 280_000 },
+      { timeoutMs: 380_000 },
     );
     const reportFile = path.join(out, "report.json");
     assert.ok(fs.existsSync(reportFile), `no report; stderr: ${res.stderr}`);
