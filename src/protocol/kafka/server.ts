@@ -12,6 +12,12 @@ import { KafkaConnection } from "./connection.js";
 
 /** Kafka's socket.request.max.bytes default is 100 MiB; a larger frame closes the connection. */
 export const FRAME_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
+/**
+ * Upper bound on one Fetch response, whatever the client asks (Kafka's broker fetch.max.bytes
+ * is 55 MB). 16 MiB keeps a consumer's round trips few while bounding how long one response
+ * occupies the main thread and memory; clients simply fetch again.
+ */
+export const FETCH_RESPONSE_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
 /** Connections accepted at once; each may buffer up to one frame. */
 export const CONNECTIONS_MAX = 10_000;
 /** Kafka's connections.max.idle.ms: a connection silent this long is closed. */
@@ -69,7 +75,7 @@ export class KafkaServer {
         broker: this.broker,
         config: {
           fetchMaxWaitMsMax: this.opts.config?.fetchMaxWaitMsMax ?? 30_000,
-          fetchResponseBytesMax: this.opts.config?.fetchResponseBytesMax ?? 64 * 1024 * 1024,
+          fetchResponseBytesMax: this.opts.config?.fetchResponseBytesMax ?? FETCH_RESPONSE_BYTES_MAX_DEFAULT,
         },
       },
       onClose: (c) => this.connections.delete(c),

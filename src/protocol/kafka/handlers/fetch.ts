@@ -25,26 +25,42 @@ import {
   type FetchRequest,
   type FetchResponse,
   type FetchResponseFetchableTopicResponse,
+  type FetchResponsePartitionData,
 } from "../generated/messages.js";
 
-function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLevel) {
+/**
+ * Bytes read synchronously before yielding to the event loop: a fetch of many partitions is
+ * read in slices so produce acknowledgements and other connections are served in between
+ * (a 50 MB read in one go held the main thread ~50-90 ms in the responsiveness benchmark).
+ */
+export const FETCH_SLICE_BYTES = 4 * 1024 * 1024;
+
+async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLevel) {
   const { engine, config } = ctx;
   let budget = Math.min(
     req.maxBytes > 0 ? req.maxBytes : config.fetchResponseBytesMax,
     config.fetchResponseBytesMax,
   );
   let total = 0;
+  let sinceYield = 0;
   const watched: Partition[] = [];
-  const responses: FetchResponseFetchableTopicResponse[] = req.topics.map((t) => ({
-    topic: t.topic,
-    partitions: t.partitions.map((p) => {
+  const responses: FetchResponseFetchableTopicResponse[] = [];
+  for (const t of req.topics) {
+    const partitions: FetchResponsePartitionData[] = [];
+    responses.push({ topic: t.topic, partitions });
+    for (const p of t.partitions) {
+      if (sinceYield >= FETCH_SLICE_BYTES) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sinceYield = 0;
+      }
       const limit = budget > 0 ? Math.min(p.partitionMaxBytes, budget) : 0;
       const r: FetchResult = engine.fetch(t.topic, p.partition, p.fetchOffset, limit, isolation);
       const part = engine.partition(t.topic, p.partition);
       if (part && r.error === "NONE") watched.push(part);
       budget -= r.bytes;
       total += r.bytes;
-      return {
+      sinceYield += r.bytes;
+      partitions.push({
         partitionIndex: p.partition,
         errorCode: codeOf(r.error),
         highWatermark: r.highWatermark,
@@ -53,9 +69,9 @@ function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLe
         abortedTransactions: r.abortedTransactions,
         preferredReadReplica: -1,
         records: r.batches,
-      };
-    }),
-  }));
+      });
+    }
+  }
   return { responses, total, watched };
 }
 
@@ -70,13 +86,13 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
     const isolation: IsolationLevel = req.isolationLevel === 1 ? "read_committed" : "read_uncommitted";
     const deadline =
       ctx.engine.clock.nowMs() + Math.min(Math.max(req.maxWaitMs, 0), ctx.config.fetchMaxWaitMsMax);
-    let result = readOnce(req, ctx, isolation);
+    let result = await readOnce(req, ctx, isolation);
     // Bounded: each turn waits for a change or the deadline, and the deadline is fixed.
     while (result.total < Math.max(req.minBytes, 1) && result.watched.length > 0) {
       const left = deadline - ctx.engine.clock.nowMs();
       if (left <= 0) break;
       await ctx.engine.waitForData(result.watched, left);
-      result = readOnce(req, ctx, isolation);
+      result = await readOnce(req, ctx, isolation);
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: result.responses };
   },
