@@ -63,6 +63,34 @@ describe("engine log", () => {
     }
   });
 
+  it("a sliced fetch returns what a single read returns", async () => {
+    const e = await Engine.open({ dataDir: tmpDir() });
+    try {
+      await e.createTopic("t", 1);
+      for (let i = 0; i < 60; i++) await e.append("t", 0, batchOf([`v${i}`.padEnd(900, ".")]));
+      for (const [offset, maxBytes] of [
+        [0, 1 << 20],
+        [5, 10_000],
+        [7, 1],
+        [30, 25_000],
+        [59, 1 << 20],
+      ] as const) {
+        const one = e.fetch("t", 0, offset, maxBytes, "read_committed");
+        const sliced = await e.fetchSliced("t", 0, offset, maxBytes, "read_committed", 3000);
+        assert.deepEqual(values(sliced.batches), values(one.batches), `offset ${offset} max ${maxBytes}`);
+        assert.equal(sliced.bytes, one.bytes);
+        assert.ok(sliced.bytes <= Math.max(maxBytes, one.batches[0]?.length ?? 0));
+        assert.deepEqual(sliced.abortedTransactions, one.abortedTransactions);
+      }
+      assert.equal(
+        (await e.fetchSliced("t", 0, 61, 100, "read_uncommitted", 10)).error,
+        "OFFSET_OUT_OF_RANGE",
+      );
+    } finally {
+      await e.close();
+    }
+  });
+
   it("concurrent appends share commits and keep submission order", async () => {
     const e = await Engine.open({ dataDir: tmpDir() });
     try {

@@ -97,6 +97,8 @@ export interface FetchResult {
 
 export type IsolationLevel = "read_uncommitted" | "read_committed";
 
+type FetchBase = Pick<FetchResult, "highWatermark" | "lastStableOffset" | "logStartOffset">;
+
 export interface OffsetCommitEntry {
   readonly topic: string;
   readonly partition: number;
@@ -506,51 +508,98 @@ export class Engine extends EventEmitter {
     maxBytes: number,
     isolation: IsolationLevel,
   ): FetchResult {
-    if (this.closed) {
-      // A long poll woken by shutdown: answer, do not read the closed database.
-      return {
-        error: "KAFKA_STORAGE_ERROR",
-        highWatermark: -1,
-        lastStableOffset: -1,
-        logStartOffset: -1,
-        batches: [],
-        bytes: 0,
-        abortedTransactions: null,
-      };
+    const plan = this.planFetch(topicName, partitionIndex, offset, maxBytes, isolation);
+    if ("result" in plan) return plan.result;
+    return this.fetchResult(plan, this.reader.fetch(plan.p.id, offset, plan.end, maxBytes));
+  }
+
+  /**
+   * The same answer as fetch(), read in slices of `sliceBytes` with the event loop served in
+   * between, so a large read (tens of MB) does not hold produce acknowledgements back.
+   */
+  async fetchSliced(
+    topicName: string,
+    partitionIndex: number,
+    offset: number,
+    maxBytes: number,
+    isolation: IsolationLevel,
+    sliceBytes: number,
+  ): Promise<FetchResult> {
+    assert(sliceBytes > 0, "slice size must be positive");
+    const plan = this.planFetch(topicName, partitionIndex, offset, maxBytes, isolation);
+    if ("result" in plan) return plan.result;
+    const stored: StoredBatch[] = [];
+    let bytes = 0;
+    let from = offset;
+    for (let slices = 0; bytes < maxBytes && from < plan.end && !this.closed; slices++) {
+      if (slices > 0) await new Promise((resolve) => setImmediate(resolve));
+      const part = this.reader.fetch(plan.p.id, from, plan.end, Math.min(sliceBytes, maxBytes - bytes));
+      if (part.length === 0) break;
+      let full = false;
+      for (const b of part) {
+        // Only the response's first batch may exceed the budget (so a consumer progresses).
+        if (stored.length > 0 && bytes + b.data.length > maxBytes) {
+          full = true;
+          break;
+        }
+        stored.push(b);
+        bytes += b.data.length;
+      }
+      if (full) break;
+      from = stored[stored.length - 1]!.lastOffset + 1;
     }
+    return this.fetchResult(plan, stored);
+  }
+
+  private planFetch(
+    topicName: string,
+    partitionIndex: number,
+    offset: number,
+    maxBytes: number,
+    isolation: IsolationLevel,
+  ):
+    | { result: FetchResult }
+    | { p: Partition; offset: number; end: number; committed: boolean; base: FetchBase } {
+    const none = {
+      highWatermark: -1,
+      lastStableOffset: -1,
+      logStartOffset: -1,
+      batches: [],
+      bytes: 0,
+      abortedTransactions: null,
+    };
+    // A long poll woken by shutdown: answer, do not read the closed database.
+    if (this.closed) return { result: { error: "KAFKA_STORAGE_ERROR", ...none } };
     const p = this.partition(topicName, partitionIndex);
-    if (!p) {
-      return {
-        error: "UNKNOWN_TOPIC_OR_PARTITION",
-        highWatermark: -1,
-        lastStableOffset: -1,
-        logStartOffset: -1,
-        batches: [],
-        bytes: 0,
-        abortedTransactions: null,
-      };
-    }
+    if (!p) return { result: { error: "UNKNOWN_TOPIC_OR_PARTITION", ...none } };
     const committed = isolation === "read_committed";
     const lso = p.lastStableOffset;
     const base = { highWatermark: p.highWatermark, lastStableOffset: lso, logStartOffset: p.logStartOffset };
     const empty = { ...base, batches: [], bytes: 0, abortedTransactions: committed ? [] : null };
-    if (offset < p.logStartOffset || offset > p.highWatermark)
-      return { error: "OFFSET_OUT_OF_RANGE", ...empty };
+    if (offset < p.logStartOffset || offset > p.highWatermark) {
+      return { result: { error: "OFFSET_OUT_OF_RANGE", ...empty } };
+    }
     const end = committed ? lso : p.highWatermark;
-    if (offset >= end || maxBytes <= 0) return { error: "NONE", ...empty };
-    const stored = this.reader.fetch(p.id, offset, end, maxBytes);
+    if (offset >= end || maxBytes <= 0) return { result: { error: "NONE", ...empty } };
+    return { p, offset, end, committed, base };
+  }
+
+  private fetchResult(
+    plan: { p: Partition; offset: number; committed: boolean; base: FetchBase },
+    stored: StoredBatch[],
+  ): FetchResult {
     let bytes = 0;
     const batches = stored.map((b) => {
       bytes += b.data.length;
       return b.data;
     });
     const last = stored[stored.length - 1];
-    const abortedTransactions = committed
+    const abortedTransactions = plan.committed
       ? last
-        ? narrowAborted(this.reader.abortedTxns(p.id, offset, last.lastOffset), stored)
+        ? narrowAborted(this.reader.abortedTxns(plan.p.id, plan.offset, last.lastOffset), stored)
         : []
       : null;
-    return { error: "NONE", ...base, batches, bytes, abortedTransactions };
+    return { error: "NONE", ...plan.base, batches, bytes, abortedTransactions };
   }
 
   /**

@@ -29,9 +29,10 @@ import {
 } from "../generated/messages.js";
 
 /**
- * Bytes read synchronously before yielding to the event loop: a fetch of many partitions is
- * read in slices so produce acknowledgements and other connections are served in between
- * (a 50 MB read in one go held the main thread ~50-90 ms in the responsiveness benchmark).
+ * Bytes read synchronously before yielding to the event loop: a fetch is read in slices, within
+ * a partition and across partitions, so produce acknowledgements and other connections are
+ * served in between (a 50 MB read in one go held the main thread ~50-90 ms in the
+ * responsiveness benchmark).
  */
 export const FETCH_SLICE_BYTES = 4 * 1024 * 1024;
 
@@ -54,7 +55,14 @@ async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: Isola
         sinceYield = 0;
       }
       const limit = budget > 0 ? Math.min(p.partitionMaxBytes, budget) : 0;
-      const r: FetchResult = engine.fetch(t.topic, p.partition, p.fetchOffset, limit, isolation);
+      const r: FetchResult = await engine.fetchSliced(
+        t.topic,
+        p.partition,
+        p.fetchOffset,
+        limit,
+        isolation,
+        FETCH_SLICE_BYTES,
+      );
       const part = engine.partition(t.topic, p.partition);
       if (part && r.error === "NONE") watched.push(part);
       budget -= r.bytes;
