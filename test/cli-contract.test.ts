@@ -107,6 +107,11 @@ function tempDir(): string {
   return d;
 }
 
+/** `serve` with a data directory and Kafka listener, NATS and HTTP off, then `extra`. */
+function serveArgs(data: string, kafka: string, ...extra: string[]): string[] {
+  return ["serve", "--data", data, "--kafka", kafka, "--nats", "off", "--http", "off", ...extra];
+}
+
 function kafkaAddressOf(ready: Record<string, unknown>): string {
   const k = ready.kafka;
   assert.equal(typeof k, "string", `ready line kafka: ${JSON.stringify(ready)}`);
@@ -190,7 +195,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
 
   it("--kafka off starts without a Kafka listener", async () => {
     const data = tempDir();
-    const s = new Serve(["serve", "--data", data, "--kafka", "off", "--nats", "off", "--http", "off"]);
+    const s = new Serve(serveArgs(data, "off"));
     const ready = await s.ready();
     assert.ok("kafka" in ready, JSON.stringify(ready));
     assert.equal(ready.kafka, null);
@@ -219,17 +224,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     assert.deepEqual(await s.stop("SIGTERM"), { code: 0, signal: null });
 
     // With both off there is nothing to ignore.
-    const quiet = new Serve([
-      "serve",
-      "--data",
-      data,
-      "--kafka",
-      "127.0.0.1:0",
-      "--nats",
-      "off",
-      "--http",
-      "off",
-    ]);
+    const quiet = new Serve(serveArgs(data, "127.0.0.1:0"));
     await quiet.ready();
     assert.equal(quiet.records().filter((r) => /ignored/i.test(String(r.msg))).length, 0, quiet.output);
     assert.deepEqual(await quiet.stop("SIGTERM"), { code: 0, signal: null });
@@ -237,19 +232,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
 
   it("--advertise is the broker address Metadata reports", async () => {
     const data = tempDir();
-    const s = new Serve([
-      "serve",
-      "--data",
-      data,
-      "--kafka",
-      "127.0.0.1:0",
-      "--nats",
-      "off",
-      "--http",
-      "off",
-      "--advertise",
-      "127.0.0.2:19092",
-    ]);
+    const s = new Serve(serveArgs(data, "127.0.0.1:0", "--advertise", "127.0.0.2:19092"));
     const address = kafkaAddressOf(await s.ready());
     const r = await kcat(["-b", address, "-L", "-J"]);
     assert.equal(r.code, 0, r.stderr);
@@ -263,7 +246,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
 
   it("data persists across a SIGTERM restart", async () => {
     const data = tempDir();
-    const args = ["serve", "--data", data, "--kafka", "127.0.0.1:0", "--nats", "off", "--http", "off"];
+    const args = serveArgs(data, "127.0.0.1:0");
     const s1 = new Serve(args);
     const a1 = kafkaAddressOf(await s1.ready());
     const kafka = kafkaClient(a1);
@@ -301,7 +284,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
 
   it("a bad --kafka address exits non-zero with a message", async () => {
     const data = tempDir();
-    const s = new Serve(["serve", "--data", data, "--kafka", "nonsense", "--nats", "off", "--http", "off"]);
+    const s = new Serve(serveArgs(data, "nonsense"));
     const exit = await s.exit();
     assert.notEqual(exit.code, 0, s.output);
     assert.notEqual(exit.code, null, s.output);

@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kafka, Producer } from "kafkajs";
 import { KafkaClient } from "../src/protocol/kafka/client.js";
-import { DescribeTransactions, ListOffsets } from "../src/protocol/kafka/generated/messages.js";
+import { DescribeTransactions } from "../src/protocol/kafka/generated/messages.js";
 import { kafkaClient } from "./helpers/kafka.js";
+import { listOffsets as listOffsetsAt } from "./helpers/offsets.js";
 import { TestServer } from "./helpers/server.js";
 
 const WAIT_MS = 30_000;
@@ -30,25 +31,7 @@ async function raw<T>(f: (c: KafkaClient) => Promise<T>): Promise<T> {
 }
 
 function listOffsets(topic: string, isolationLevel: 0 | 1): Promise<Map<number, number>> {
-  return raw(async (c) => {
-    const res = await c.request(ListOffsets, 2, {
-      replicaId: -1,
-      isolationLevel,
-      topics: [
-        {
-          name: topic,
-          partitions: Array.from({ length: PARTS }, (_, i) => ({
-            partitionIndex: i,
-            currentLeaderEpoch: -1,
-            timestamp: -1,
-            maxNumOffsets: 1,
-          })),
-        },
-      ],
-      timeoutMs: 0,
-    });
-    return new Map(res.topics![0]!.partitions!.map((p) => [p.partitionIndex!, Number(p.offset)]));
-  });
+  return listOffsetsAt(server.kafkaAddress, topic, PARTS, isolationLevel);
 }
 
 function describeTxn(transactionalId: string) {

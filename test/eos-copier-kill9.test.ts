@@ -14,9 +14,9 @@ import readline from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Kafka } from "kafkajs";
-import { KafkaClient } from "../src/protocol/kafka/client.js";
-import { ListOffsets } from "../src/protocol/kafka/generated/messages.js";
+import { readValues as readTopic } from "./helpers/consume.js";
 import { kafkaClient } from "./helpers/kafka.js";
+import { listOffsets as listOffsetsAt } from "./helpers/offsets.js";
 import { TestServer } from "./helpers/server.js";
 
 const COPIER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "fixtures/copier.js");
@@ -119,29 +119,8 @@ class Copier {
   }
 }
 
-async function listOffsets(topic: string, partitions: number, isolationLevel: 0 | 1) {
-  const c = await KafkaClient.connect(server.kafkaAddress);
-  try {
-    const res = await c.request(ListOffsets, 2, {
-      replicaId: -1,
-      isolationLevel,
-      topics: [
-        {
-          name: topic,
-          partitions: Array.from({ length: partitions }, (_, i) => ({
-            partitionIndex: i,
-            currentLeaderEpoch: -1,
-            timestamp: -1,
-            maxNumOffsets: 1,
-          })),
-        },
-      ],
-      timeoutMs: 0,
-    });
-    return new Map(res.topics![0]!.partitions!.map((p) => [p.partitionIndex!, Number(p.offset)]));
-  } finally {
-    c.close();
-  }
+function listOffsets(topic: string, partitions: number, isolationLevel: 0 | 1) {
+  return listOffsetsAt(server.kafkaAddress, topic, partitions, isolationLevel);
 }
 
 async function groupOffsets(): Promise<Map<number, number>> {
@@ -157,32 +136,7 @@ async function groupOffsets(): Promise<Map<number, number>> {
 
 /** Every value of a topic up to `ends`, read with a fresh group. */
 async function readValues(topic: string, ends: Map<number, number>, readUncommitted: boolean) {
-  const consumer = kafka.consumer({
-    groupId: `reader-${Math.random().toString(36).slice(2)}`,
-    readUncommitted,
-    maxWaitTimeInMs: 100,
-  });
-  const values: string[] = [];
-  const position = new Map<number, number>();
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    position.set(
-      payload.partition,
-      Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1),
-    );
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
-    const deadline = Date.now() + WAIT_MS;
-    while (![...ends].every(([p, end]) => (position.get(p) ?? 0) >= end)) {
-      assert.ok(Date.now() < deadline, `reading ${topic} stuck at ${JSON.stringify([...position])}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return values;
+  return (await readTopic(kafka, topic, ends, readUncommitted, { timeoutMs: WAIT_MS, pollMs: 50 })).all;
 }
 
 describe("consume-transform-produce with kill -9", { timeout: 240_000 }, () => {

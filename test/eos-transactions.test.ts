@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kafka, Producer } from "kafkajs";
-import { KafkaClient } from "../src/protocol/kafka/client.js";
-import { ListOffsets } from "../src/protocol/kafka/generated/messages.js";
-import { kafkaClient } from "./helpers/kafka.js";
+import { committedOffsets, errorType, kafkaClient } from "./helpers/kafka.js";
+import { listOffsetsPartitions } from "./helpers/offsets.js";
 import { TestServer } from "./helpers/server.js";
 
 /** Bound for every wait in this file. */
@@ -121,33 +120,12 @@ async function lastStableOffsets(topic: string): Promise<Map<number, number>> {
 
 /** High watermarks (read_uncommitted ListOffsets, which kafkajs's admin cannot send). */
 async function highWatermarks(topic: string, partitions: number): Promise<Map<number, number>> {
-  const c = await KafkaClient.connect(server.kafkaAddress);
-  try {
-    const res = await c.request(ListOffsets, 2, {
-      replicaId: -1,
-      isolationLevel: 0,
-      topics: [
-        {
-          name: topic,
-          partitions: Array.from({ length: partitions }, (_, i) => ({
-            partitionIndex: i,
-            currentLeaderEpoch: -1,
-            timestamp: -1,
-            maxNumOffsets: 1,
-          })),
-        },
-      ],
-      timeoutMs: 0,
-    });
-    const out = new Map<number, number>();
-    for (const p of res.topics![0]!.partitions!) {
-      assert.equal(p.errorCode, 0);
-      out.set(p.partitionIndex!, Number(p.offset));
-    }
-    return out;
-  } finally {
-    c.close();
+  const out = new Map<number, number>();
+  for (const p of await listOffsetsPartitions(server.kafkaAddress, topic, partitions, 0)) {
+    assert.equal(p.errorCode, 0);
+    out.set(p.partitionIndex!, Number(p.offset));
   }
+  return out;
 }
 
 async function createTopics(topics: { topic: string; numPartitions: number }[]): Promise<void> {
@@ -158,25 +136,6 @@ async function createTopics(topics: { topic: string; numPartitions: number }[]):
   } finally {
     await admin.disconnect();
   }
-}
-
-async function committedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map(t!.partitions.map((p) => [p.partition, p.offset]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** The Kafka error name of a kafkajs error, looking through its causes. */
-function errorType(err: unknown): string | undefined {
-  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.type) return e.type;
-  }
-  return undefined;
 }
 
 function txProducer(transactionalId: string, transactionTimeout?: number): Producer {
@@ -419,13 +378,17 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
         },
       ],
     });
-    assert.deepEqual(await committedOffsets(group, input), none, "pending offsets are not committed yet");
+    assert.deepEqual(
+      await committedOffsets(kafka, group, input),
+      none,
+      "pending offsets are not committed yet",
+    );
     await t1.commit();
     const first = new Map([
       [0, "5"],
       [1, "7"],
     ]);
-    assert.deepEqual(await committedOffsets(group, input), first);
+    assert.deepEqual(await committedOffsets(kafka, group, input), first);
 
     const t2 = await p.transaction();
     await t2.send({ topic: output, messages: [{ value: "o2", partition: 0 }] });
@@ -442,7 +405,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
       ],
     });
     await t2.abort();
-    assert.deepEqual(await committedOffsets(group, input), first, "aborted offsets are discarded");
+    assert.deepEqual(await committedOffsets(kafka, group, input), first, "aborted offsets are discarded");
 
     // Offsets only, no records: still a transaction that commits them.
     const t3 = await p.transaction();
@@ -452,7 +415,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
     });
     await t3.commit();
     assert.deepEqual(
-      await committedOffsets(group, input),
+      await committedOffsets(kafka, group, input),
       new Map([
         [0, "5"],
         [1, "12"],

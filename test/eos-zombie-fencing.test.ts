@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kafka, Producer } from "kafkajs";
-import { KafkaClient } from "../src/protocol/kafka/client.js";
-import { ListOffsets } from "../src/protocol/kafka/generated/messages.js";
-import { kafkaClient } from "./helpers/kafka.js";
+import { readValues as readTopic } from "./helpers/consume.js";
+import { committedOffsets, errorType, kafkaClient } from "./helpers/kafka.js";
+import { listOffsets as listOffsetsAt } from "./helpers/offsets.js";
 import { TestServer } from "./helpers/server.js";
 
 const WAIT_MS = 30_000;
@@ -18,79 +18,14 @@ const WAIT_MS = 30_000;
 let server: TestServer;
 let kafka: Kafka;
 
-async function listOffsets(topic: string, partitions: number, isolationLevel: 0 | 1) {
-  const c = await KafkaClient.connect(server.kafkaAddress);
-  try {
-    const res = await c.request(ListOffsets, 2, {
-      replicaId: -1,
-      isolationLevel,
-      topics: [
-        {
-          name: topic,
-          partitions: Array.from({ length: partitions }, (_, i) => ({
-            partitionIndex: i,
-            currentLeaderEpoch: -1,
-            timestamp: -1,
-            maxNumOffsets: 1,
-          })),
-        },
-      ],
-      timeoutMs: 0,
-    });
-    return new Map(res.topics![0]!.partitions!.map((p) => [p.partitionIndex!, Number(p.offset)]));
-  } finally {
-    c.close();
-  }
+function listOffsets(topic: string, partitions: number, isolationLevel: 0 | 1) {
+  return listOffsetsAt(server.kafkaAddress, topic, partitions, isolationLevel);
 }
 
 /** Every value of a topic up to `ends` (per partition, in offset order), read with a fresh group. */
 async function readValues(topic: string, ends: Map<number, number>, readUncommitted: boolean) {
-  const consumer = kafka.consumer({
-    groupId: `reader-${Math.random().toString(36).slice(2)}`,
-    readUncommitted,
-    maxWaitTimeInMs: 100,
-  });
-  const values = new Map<number, string[]>([...ends.keys()].map((p) => [p, []]));
-  const position = new Map<number, number>();
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    position.set(
-      payload.partition,
-      Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1),
-    );
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => void values.get(partition)!.push(String(message.value)),
-    });
-    const deadline = Date.now() + WAIT_MS;
-    while (![...ends].every(([p, end]) => (position.get(p) ?? 0) >= end)) {
-      assert.ok(Date.now() < deadline, `reading ${topic} stuck at ${JSON.stringify([...position])}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return values;
-}
-
-async function groupOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map(t!.partitions.map((p) => [p.partition, p.offset]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-function errorType(err: unknown): string | undefined {
-  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.type) return e.type;
-  }
-  return undefined;
+  return (await readTopic(kafka, topic, ends, readUncommitted, { timeoutMs: WAIT_MS, pollMs: 20 }))
+    .byPartition;
 }
 
 const fenced = (err: unknown) => errorType(err) === "INVALID_PRODUCER_EPOCH";
@@ -227,10 +162,10 @@ describe("zombie producers are fenced", { timeout: 120_000 }, () => {
       [0, "-1"],
       [1, "-1"],
     ]);
-    assert.deepEqual(await groupOffsets(group, input), none, "the aborted offsets were discarded");
+    assert.deepEqual(await committedOffsets(kafka, group, input), none, "the aborted offsets were discarded");
     // The zombie cannot commit them.
     await assert.rejects(txnA.commit(), fenced);
-    assert.deepEqual(await groupOffsets(group, input), none);
+    assert.deepEqual(await committedOffsets(kafka, group, input), none);
 
     await txnB.send({ topic: "zf-out", messages: [{ value: "b-out", partition: 0 }] });
     await txnB.sendOffsets({
@@ -239,7 +174,7 @@ describe("zombie producers are fenced", { timeout: 120_000 }, () => {
     });
     await txnB.commit();
     assert.deepEqual(
-      await groupOffsets(group, input),
+      await committedOffsets(kafka, group, input),
       new Map([
         [0, "4"],
         [1, "-1"],
@@ -279,7 +214,7 @@ describe("zombie producers are fenced", { timeout: 120_000 }, () => {
     const rc = await readValues("zf-other", hw, false);
     assert.deepEqual(rc.get(0), ["a-1", "b-1"]);
     assert.deepEqual(
-      await groupOffsets(group, "zf-in"),
+      await committedOffsets(kafka, group, "zf-in"),
       new Map([
         [0, "-1"],
         [1, "-1"],

@@ -8,16 +8,9 @@ import { after, before, describe, it } from "node:test";
 import kafkajs, { type Admin, type Consumer, type Kafka, type KafkaMessage, type Producer } from "kafkajs";
 import { kafkaClient } from "./helpers/kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
+import { waitFor } from "./helpers/wait.js";
 
 const { CompressionTypes } = kafkajs;
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface Got {
   partition: number;

@@ -8,14 +8,7 @@ import { after, describe, it } from "node:test";
 import type { Kafka } from "kafkajs";
 import { kafkaClient } from "./helpers/kafka.js";
 import { TestServer } from "./helpers/server.js";
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from "./helpers/wait.js";
 
 interface Got {
   partition: number;

@@ -106,7 +106,49 @@ export class KafkaConnection {
   private onData(d: Buffer): void {
     this.chunks.push(d);
     this.buffered += d.length;
+    if (this.mustStop() && !this.lengthsPlausible()) return;
     this.processBuffered();
+  }
+
+  /**
+   * While the connection is muted (a JoinGroup may wait for a whole rebalance), frames queue up
+   * unread. Their length prefixes are checked as they arrive anyway, so a hostile frame behind a
+   * parked request closes the connection now rather than when the request is answered.
+   * Returns false (and closes) on a bad length.
+   */
+  private lengthsPlausible(): boolean {
+    let pos = 0;
+    for (let frames = 0; pos + 4 <= this.buffered && frames < REQUESTS_IN_FLIGHT_MAX; frames++) {
+      const len = this.int32At(pos);
+      if (len < REQUEST_HEADER_BYTES_MIN || len > this.opts.frameBytesMax) {
+        this.fail("closing connection: bad frame length", {
+          frameBytes: len,
+          frameBytesMax: this.opts.frameBytesMax,
+        });
+        return false;
+      }
+      pos += 4 + len;
+    }
+    return true;
+  }
+
+  /** The big-endian int32 at byte `pos` of the buffered data (which may span chunks). */
+  private int32At(pos: number): number {
+    const bytes = Buffer.allocUnsafe(4);
+    let filled = 0;
+    for (const c of this.chunks) {
+      if (pos >= c.length) {
+        pos -= c.length;
+        continue;
+      }
+      const n = Math.min(4 - filled, c.length - pos);
+      c.copy(bytes, filled, pos, pos + n);
+      filled += n;
+      pos = 0;
+      if (filled === 4) break;
+    }
+    assert(filled === 4, "int32At beyond the buffered data");
+    return bytes.readInt32BE(0);
   }
 
   private processing = false;
@@ -129,6 +171,7 @@ export class KafkaConnection {
         const frame = this.take(4 + len).subarray(4);
         this.handleFrame(frame);
       }
+      if (!this.closed && this.buffered >= 4 && this.mustStop()) this.lengthsPlausible();
     } finally {
       this.processing = false;
     }
