@@ -4,7 +4,7 @@
  * so the figure shows what the server can ingest.
  */
 import { randomFillSync } from "node:crypto";
-import net from "node:net";
+import type net from "node:net";
 import type { Percentiles } from "../harness/stats.js";
 import { Samples } from "../harness/stats.js";
 import {
@@ -18,6 +18,7 @@ import {
   parseProduceV3Response,
 } from "../kafka/produce-encoder.js";
 import { Buckets, loadConfig, runMain, SelfCpu, send } from "./ipc.js";
+import { connect, oneFrame } from "./kafka-conn.js";
 
 export interface PreencodedConfig {
   host: string;
@@ -69,54 +70,6 @@ interface Pending {
   wire: number;
 }
 
-function connect(host: string, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, noDelay: true });
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`connect ${host}:${port} timed out`));
-    }, 10_000);
-    s.once("connect", () => {
-      clearTimeout(t);
-      resolve(s);
-    });
-    s.once("error", (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
-}
-
-function oneFrame(sock: net.Socket, req: Buffer, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const reader = new FrameReader();
-    const onData = (d: Buffer) => {
-      reader.push(d);
-      const f = reader.next();
-      if (f) {
-        cleanup();
-        resolve(f);
-      }
-    };
-    const onErr = (e: Error) => {
-      cleanup();
-      reject(e);
-    };
-    const t = setTimeout(() => {
-      cleanup();
-      reject(new Error("no response to ApiVersions"));
-    }, timeoutMs);
-    const cleanup = () => {
-      clearTimeout(t);
-      sock.off("data", onData);
-      sock.off("error", onErr);
-    };
-    sock.on("data", onData);
-    sock.on("error", onErr);
-    sock.write(req);
-  });
-}
-
 async function main(): Promise<PreencodedResult> {
   const cfg = loadConfig<PreencodedConfig>();
   const values: Buffer[] = [];
@@ -134,7 +87,7 @@ async function main(): Promise<PreencodedResult> {
   const socks: net.Socket[] = [];
   for (let i = 0; i < cfg.connections; i++) socks.push(await connect(cfg.host, cfg.port));
   const av = parseApiVersionsResponse(
-    await oneFrame(socks[0], apiVersionsRequest(0x7fff0000, "oncedb-bench"), 10_000),
+    await oneFrame(socks[0], apiVersionsRequest(0x7fff0000, "oncedb-bench"), 10_000, "ApiVersions"),
   );
   const produce = av.apis.find((a) => a.apiKey === API_PRODUCE);
   const produceVersions = produce ? `${produce.min}-${produce.max}` : "absent";
