@@ -14,8 +14,8 @@ import { DescribeTransactions } from "../src/protocol/kafka/generated/messages.j
 import { kafkaClient } from "./helpers/kafka.js";
 import { listOffsets as listOffsetsAt } from "./helpers/offsets.js";
 import { TestServer } from "./helpers/server.js";
+import { readAll, TopicReader } from "./helpers/topic-reader.js";
 
-const WAIT_MS = 30_000;
 const PARTS = 2;
 
 let server: TestServer;
@@ -50,75 +50,6 @@ const uniform = (n: number) => new Map(Array.from({ length: PARTS }, (_, i) => [
 const vals = (label: string, n: number) => Array.from({ length: n }, (_, i) => `${label}-${i}`);
 
 /** A consumer of one topic from the beginning; positions count control records. */
-class Reader {
-  readonly values = new Map<number, string[]>();
-  readonly position = new Map<number, number>();
-  fetches = 0;
-  private readonly consumer;
-
-  constructor(
-    private readonly topic: string,
-    readUncommitted: boolean,
-  ) {
-    this.consumer = kafka.consumer({
-      groupId: `reader-${Math.random().toString(36).slice(2)}`,
-      readUncommitted,
-      maxWaitTimeInMs: 100,
-    });
-    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const next = Number(payload.lastOffset) + 1;
-      if (next > (this.position.get(payload.partition) ?? 0)) this.position.set(payload.partition, next);
-    });
-    this.consumer.on(this.consumer.events.FETCH, () => void this.fetches++);
-  }
-
-  async start(): Promise<this> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        let list = this.values.get(partition);
-        if (!list) this.values.set(partition, (list = []));
-        list.push(String(message.value));
-      },
-    });
-    return this;
-  }
-
-  async waitFor(what: string, cond: () => boolean): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!cond()) {
-      assert.ok(Date.now() < deadline, `${this.topic}: timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  waitForEnds(ends: Map<number, number>): Promise<void> {
-    return this.waitFor(`ends ${JSON.stringify([...ends])}`, () =>
-      [...ends].every(([p, end]) => (this.position.get(p) ?? 0) >= end),
-    );
-  }
-
-  async waitForFetches(n: number): Promise<void> {
-    const target = this.fetches + n;
-    await this.waitFor(`${n} more fetches`, () => this.fetches >= target);
-  }
-
-  stop(): Promise<void> {
-    return this.consumer.disconnect();
-  }
-}
-
-async function readAll(topic: string, ends: Map<number, number>, readUncommitted: boolean) {
-  const r = await new Reader(topic, readUncommitted).start();
-  try {
-    await r.waitForEnds(ends);
-  } finally {
-    await r.stop();
-  }
-  return r.values;
-}
-
 describe("an open transaction across a broker kill -9", { timeout: 180_000 }, () => {
   const producers: Producer[] = [];
 
@@ -178,10 +109,10 @@ describe("an open transaction across a broker kill -9", { timeout: 180_000 }, ()
     });
     assert.deepEqual(await listOffsets(topic, 0), uniform(8));
     assert.deepEqual(await listOffsets(topic, 1), uniform(3));
-    const rc = await new Reader(topic, false).start();
+    const rc = await new TopicReader(kafka, topic, false).start();
     await rc.waitForEnds(uniform(3));
     await rc.waitForFetches(3);
-    for (let p = 0; p < PARTS; p++) assert.deepEqual(rc.values.get(p), vals(`plain-p${p}`, 3));
+    for (let p = 0; p < PARTS; p++) assert.deepEqual(rc.values(p), vals(`plain-p${p}`, 3));
     return { txn, rc };
   }
 
@@ -194,15 +125,15 @@ describe("an open transaction across a broker kill -9", { timeout: 180_000 }, ()
       assert.deepEqual(await listOffsets(topic, 1), uniform(9));
       await rc.waitForEnds(uniform(9));
       for (let p = 0; p < PARTS; p++) {
-        assert.deepEqual(rc.values.get(p), [...vals(`plain-p${p}`, 3), ...vals(`txn-p${p}`, 5)]);
+        assert.deepEqual(rc.values(p), [...vals(`plain-p${p}`, 3), ...vals(`txn-p${p}`, 5)]);
       }
     } finally {
       await rc.stop();
     }
     assert.equal((await describeTxn("bk-commit")).state, "CompleteCommit");
-    const again = await readAll(topic, uniform(9), false);
+    const again = await readAll(kafka, topic, uniform(9), false);
     for (let p = 0; p < PARTS; p++) {
-      assert.deepEqual(again.get(p), [...vals(`plain-p${p}`, 3), ...vals(`txn-p${p}`, 5)]);
+      assert.deepEqual(again.values(p), [...vals(`plain-p${p}`, 3), ...vals(`txn-p${p}`, 5)]);
     }
   });
 
@@ -216,9 +147,9 @@ describe("an open transaction across a broker kill -9", { timeout: 180_000 }, ()
     }
     await txn.commit();
     assert.deepEqual(await listOffsets(topic, 1), uniform(13));
-    const got = await readAll(topic, uniform(13), false);
+    const got = await readAll(kafka, topic, uniform(13), false);
     for (let p = 0; p < PARTS; p++) {
-      assert.deepEqual(got.get(p), [
+      assert.deepEqual(got.values(p), [
         ...vals(`plain-p${p}`, 3),
         ...vals(`txn-p${p}`, 5),
         ...vals(`more-p${p}`, 4),
@@ -233,14 +164,14 @@ describe("an open transaction across a broker kill -9", { timeout: 180_000 }, ()
       await txn.abort();
       assert.deepEqual(await listOffsets(topic, 1), uniform(9));
       await rc.waitForEnds(uniform(9));
-      for (let p = 0; p < PARTS; p++) assert.deepEqual(rc.values.get(p), vals(`plain-p${p}`, 3));
+      for (let p = 0; p < PARTS; p++) assert.deepEqual(rc.values(p), vals(`plain-p${p}`, 3));
     } finally {
       await rc.stop();
     }
     assert.equal((await describeTxn("bk-abort")).state, "CompleteAbort");
-    const all = await readAll(topic, uniform(9), true);
+    const all = await readAll(kafka, topic, uniform(9), true);
     for (let p = 0; p < PARTS; p++) {
-      assert.deepEqual(all.get(p), [...vals(`plain-p${p}`, 3), ...vals(`txn-p${p}`, 5)]);
+      assert.deepEqual(all.values(p), [...vals(`plain-p${p}`, 3), ...vals(`txn-p${p}`, 5)]);
     }
   });
 });

@@ -10,6 +10,7 @@ import type { Kafka, Producer } from "kafkajs";
 import { committedOffsets, errorType, kafkaClient } from "./helpers/kafka.js";
 import { listOffsetsPartitions } from "./helpers/offsets.js";
 import { TestServer } from "./helpers/server.js";
+import { readAll, TopicReader } from "./helpers/topic-reader.js";
 
 /** Bound for every wait in this file. */
 const WAIT_MS = 30_000;
@@ -18,94 +19,6 @@ let server: TestServer;
 let kafka: Kafka;
 
 // ---------------------------------------------------------------- helpers
-
-type Rec = { offset: number; value: string };
-
-/** A consumer of one topic from the beginning that records values and positions. */
-class Reader {
-  readonly records = new Map<number, Rec[]>();
-  /** Next offset per partition, counting control records (which eachMessage never sees). */
-  readonly position = new Map<number, number>();
-  fetches = 0;
-  private readonly consumer;
-
-  constructor(
-    private readonly topic: string,
-    readUncommitted: boolean,
-  ) {
-    this.consumer = kafka.consumer({
-      groupId: `reader-${topic}-${Math.random().toString(36).slice(2)}`,
-      readUncommitted,
-      maxWaitTimeInMs: 100,
-    });
-    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const next = Number(payload.lastOffset) + 1;
-      if (next > (this.position.get(payload.partition) ?? 0)) this.position.set(payload.partition, next);
-    });
-    this.consumer.on(this.consumer.events.FETCH, () => {
-      this.fetches++;
-    });
-  }
-
-  async start(): Promise<this> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        let list = this.records.get(partition);
-        if (!list) this.records.set(partition, (list = []));
-        list.push({ offset: Number(message.offset), value: String(message.value) });
-      },
-    });
-    return this;
-  }
-
-  values(partition: number): string[] {
-    return (this.records.get(partition) ?? []).map((r) => r.value);
-  }
-
-  allValues(): string[] {
-    return [...this.records.values()].flat().map((r) => r.value);
-  }
-
-  async waitFor(what: string, cond: () => boolean): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!cond()) {
-      assert.ok(
-        Date.now() < deadline,
-        `${this.topic}: timed out waiting for ${what}; positions ${JSON.stringify([...this.position])}`,
-      );
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** Waits until every partition's position reaches its end offset. */
-  waitForEnds(ends: Map<number, number>): Promise<void> {
-    return this.waitFor(`ends ${JSON.stringify([...ends])}`, () =>
-      [...ends].every(([p, end]) => (this.position.get(p) ?? 0) >= end),
-    );
-  }
-
-  /** Waits for `n` more fetch responses: whatever they could return has been seen. */
-  async waitForFetches(n: number): Promise<void> {
-    const target = this.fetches + n;
-    await this.waitFor(`${n} more fetches`, () => this.fetches >= target);
-  }
-
-  stop(): Promise<void> {
-    return this.consumer.disconnect();
-  }
-}
-
-async function readAll(topic: string, ends: Map<number, number>, readUncommitted: boolean): Promise<Reader> {
-  const r = await new Reader(topic, readUncommitted).start();
-  try {
-    await r.waitForEnds(ends);
-  } finally {
-    await r.stop();
-  }
-  return r;
-}
 
 /** Last stable offsets: kafkajs's admin lists offsets read_committed. */
 async function lastStableOffsets(topic: string): Promise<Map<number, number>> {
@@ -220,8 +133,8 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
         assert.equal(hw.get(part), 63, `${topic}/${part} high watermark`);
         assert.equal(lso.get(part), 63, `${topic}/${part} last stable offset`);
       }
-      const rc = await readAll(topic, hw, false);
-      const ru = await readAll(topic, hw, true);
+      const rc = await readAll(kafka, topic, hw, false);
+      const ru = await readAll(kafka, topic, hw, true);
       for (let part = 0; part < parts; part++) {
         assert.deepEqual(rc.values(part), committed.get(topic)!.get(part), `read_committed ${topic}/${part}`);
         assert.deepEqual(
@@ -266,7 +179,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
     assert.deepEqual(await lastStableOffsets(topic), new Map([[0, 5]]), "LSO = first offset of the open txn");
     assert.deepEqual(await highWatermarks(topic, 1), new Map([[0, 19]]));
 
-    const ru = await readAll(topic, new Map([[0, 19]]), true);
+    const ru = await readAll(kafka, topic, new Map([[0, 19]]), true);
     assert.deepEqual(ru.values(0), [
       ...vals("pre", 5),
       ...vals("open", 5),
@@ -274,7 +187,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
       ...vals("plain", 3),
     ]);
 
-    const rc = await new Reader(topic, false).start();
+    const rc = await new TopicReader(kafka, topic, false).start();
     try {
       await rc.waitForEnds(new Map([[0, 5]]));
       await rc.waitForFetches(3);
@@ -319,7 +232,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.deepEqual(await highWatermarks(topic, 1), new Map([[0, 9]]));
-    const rc = await readAll(topic, new Map([[0, 9]]), false);
+    const rc = await readAll(kafka, topic, new Map([[0, 9]]), false);
     assert.deepEqual(rc.values(0), vals("after", 3));
 
     // The producer was fenced: it can neither add to nor commit its transaction.
@@ -329,7 +242,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
     );
     await assert.rejects(txn.commit(), (err) => errorType(err) === "INVALID_PRODUCER_EPOCH");
     assert.deepEqual(await highWatermarks(topic, 1), new Map([[0, 9]]), "nothing written after fencing");
-    const ru = await readAll(topic, new Map([[0, 9]]), true);
+    const ru = await readAll(kafka, topic, new Map([[0, 9]]), true);
     assert.deepEqual(ru.values(0), [...vals("doomed", 5), ...vals("after", 3)]);
   });
 
@@ -421,7 +334,7 @@ describe("transactions with kafkajs", { timeout: 180_000 }, () => {
         [1, "12"],
       ]),
     );
-    const rc = await readAll(output, await highWatermarks(output, 1), false);
+    const rc = await readAll(kafka, output, await highWatermarks(output, 1), false);
     assert.deepEqual(rc.values(0), ["o1"]);
   });
 });

@@ -11,6 +11,7 @@ import {
   ApiVersions,
   CreateTopics,
   Fetch,
+  type FetchRequest,
   ListOffsets,
   Metadata,
   Produce,
@@ -250,36 +251,7 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
       (await produce(c, produceBody("bad-input", 7, batch()))).errorCode,
       ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
     );
-    const f = await c.request(Fetch, 11, {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1 },
-      maxWaitMs: 0,
-      minBytes: 1,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [
-        {
-          topic: "bad-input",
-          topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-          partitions: [
-            {
-              partition: 9,
-              currentLeaderEpoch: -1,
-              fetchOffset: 0,
-              lastFetchedEpoch: -1,
-              logStartOffset: -1,
-              partitionMaxBytes: 1 << 20,
-              replicaDirectoryId: "AAAAAAAAAAAAAAAAAAAAAA",
-            },
-          ],
-        },
-      ],
-      forgottenTopicsData: [],
-      rackId: "",
-    });
+    const f = await c.request(Fetch, 11, fetchBody("bad-input", 9, 0, { minBytes: 1 }));
     assert.equal(f.body.responses![0]!.partitions![0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     c.close();
   });
@@ -306,36 +278,13 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
     // Regression (found by oncedb fuzz): a request that waits (a 20 s Fetch long poll here,
     // a JoinGroup in the fuzzer) must not delay the rejection of a hostile frame behind it.
     const c = await RawKafka.connect(server.kafkaAddress);
-    const poll = c.encodeRequest(1, 11, Fetch.request, {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1 },
-      maxWaitMs: 20_000,
-      minBytes: 1 << 30,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [
-        {
-          topic: "bad-input",
-          topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-          partitions: [
-            {
-              partition: 0,
-              currentLeaderEpoch: -1,
-              fetchOffset: await highWatermark("bad-input", 0),
-              lastFetchedEpoch: -1,
-              logStartOffset: -1,
-              partitionMaxBytes: 1 << 20,
-              replicaDirectoryId: "AAAAAAAAAAAAAAAAAAAAAA",
-            },
-          ],
-        },
-      ],
-      forgottenTopicsData: [],
-      rackId: "",
-    });
+    const offset = await highWatermark("bad-input", 0);
+    const poll = c.encodeRequest(
+      1,
+      11,
+      Fetch.request,
+      fetchBody("bad-input", 0, offset, { maxWaitMs: 20_000, minBytes: 1 << 30 }),
+    );
     // In one write, as a pipelining client sends them: a muted connection stops reading its
     // socket (as Kafka's does), so only frames already received can be checked early.
     c.sendRaw(Buffer.concat([poll, Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4])]));
@@ -382,36 +331,7 @@ describe("Kafka bad input", { timeout: 60_000 }, () => {
 });
 
 async function fetchOnce(c: RawKafka, topic: string, partition: number, offset: number) {
-  const f = await c.request(Fetch, 11, {
-    clusterId: null,
-    replicaId: -1,
-    replicaState: { replicaId: -1, replicaEpoch: -1 },
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-        partitions: [
-          {
-            partition,
-            currentLeaderEpoch: -1,
-            fetchOffset: offset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-            replicaDirectoryId: "AAAAAAAAAAAAAAAAAAAAAA",
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  });
+  const f = await c.request(Fetch, 11, fetchBody(topic, partition, offset));
   return f.body.responses![0]!.partitions![0]!;
 }
 
@@ -422,4 +342,44 @@ async function highWatermark(topic: string, partition: number): Promise<number> 
   } finally {
     c.close();
   }
+}
+
+/** A Fetch v11 request for one partition; a long poll when maxWaitMs and minBytes say so. */
+function fetchBody(
+  topic: string,
+  partition: number,
+  fetchOffset: number,
+  wait: { maxWaitMs?: number; minBytes?: number } = {},
+): FetchRequest {
+  const noUuid = "AAAAAAAAAAAAAAAAAAAAAA";
+  return {
+    clusterId: null,
+    replicaId: -1,
+    replicaState: { replicaId: -1, replicaEpoch: -1 },
+    maxWaitMs: wait.maxWaitMs ?? 0,
+    minBytes: wait.minBytes ?? 0,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        topicId: noUuid,
+        partitions: [
+          {
+            partition,
+            currentLeaderEpoch: -1,
+            fetchOffset,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1,
+            partitionMaxBytes: 1 << 20,
+            replicaDirectoryId: noUuid,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: "",
+  };
 }
