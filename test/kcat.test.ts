@@ -275,7 +275,15 @@ describe("kcat", { timeout: 180_000 }, () => {
       const expected = codec === "zstd" || (await produceMinVersion(b)) === 0 ? CODEC_IDS[codec] : 0;
       const codecs = await storedCodecs(b, topic);
       assert.ok(codecs.length > 0);
-      assert.deepEqual(new Set(codecs), new Set([expected]), `stored codecs ${codecs}, expected ${expected}`);
+      // librdkafka sends a batch uncompressed when compressing would not shrink it (see
+      // rd_kafka_msgset_writer_compress), which
+      // happens to the odd batch of one or two records when the machine is busy and linger
+      // cuts batches short: so 0 is allowed beside the codec, but the codec must be there.
+      assert.ok(codecs.includes(expected), `stored codecs ${codecs}, expected ${expected}`);
+      assert.ok(
+        codecs.every((c) => c === expected || c === 0),
+        `stored codecs ${codecs}, expected ${expected}`,
+      );
     });
   }
 });

@@ -7,11 +7,15 @@
  * of the ack latency and its p99 against the baseline's p99 of the same round, with the fdatasync
  * p99 of the same round as the floor.
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { LoadProcess } from "../harness/child.js";
 import { removeDir, tempDir } from "../harness/dirs.js";
+import { readEld } from "../harness/eld-probe.js";
 import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
 import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
@@ -59,8 +63,17 @@ const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const firstLine = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0] : String(e));
 
+/** Worst event-loop delay per 100 ms window inside a phase (see harness/eld-probe.ts). */
+interface LoopStall {
+  /** OnceDB's main thread. */
+  server: Percentiles;
+  /** An idle process on the same machine: how late anything runs while the phase loads the CPUs. */
+  control: Percentiles;
+}
+
 interface PhaseRun {
   id: PhaseId;
+  stall: LoopStall;
   startWall: number;
   endWall: number;
   ack: Percentiles;
@@ -106,13 +119,18 @@ export const responsivenessScenario: Scenario = {
       `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
       "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
       `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
+      "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it. The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's.",
     ];
     const dataDir = tempDir(opts.dataRoot, "responsiveness");
+    const eldDir = tempDir(opts.dataRoot, "responsiveness-eld");
+    const eld = { server: path.join(eldDir, "server.eld"), control: path.join(eldDir, "control.eld") };
     progress.step("responsiveness: starting OnceDB", 2000);
+    const control = startControl(eld.control);
     const server = await OnceServer.start({
       cli: opts.oncedbCli,
       dataDir,
       extraArgs: ["--retention-check-interval-ms", String(RETENTION_INTERVAL_MS)],
+      env: { NODE_OPTIONS: eldImport(), ONCEDB_BENCH_ELD_FILE: eld.server },
     });
     const kafka = new Kafka({
       clientId: "oncedb-bench-resp-admin",
@@ -130,7 +148,7 @@ export const responsivenessScenario: Scenario = {
       await createTopic(server.kafkaAddress, probeTopic, 1);
       for (let r = 0; r < t.rounds; r++) {
         try {
-          rounds.push(await oneRound(ctx, server, admin, dataDir, probeTopic, r, t, batches));
+          rounds.push(await oneRound(ctx, server, admin, dataDir, eld, probeTopic, r, t, batches));
         } catch (e) {
           const msg = `round ${r + 1}: ${firstLine(e)}`;
           failures.push(msg);
@@ -141,8 +159,10 @@ export const responsivenessScenario: Scenario = {
     } finally {
       await admin.disconnect().catch(() => undefined);
       const stop = await server.stop(30_000);
+      control.kill("SIGTERM");
       notes.push(...serverNotes(server, stop));
       removeDir(dataDir);
+      removeDir(eldDir);
     }
     notes.push(...failures.slice(0, 6));
 
@@ -191,6 +211,8 @@ export const responsivenessScenario: Scenario = {
             "max - baseline max": isBase
               ? ""
               : `${fmtNum(excessStat.median)} [${fmtCompact(excessStat.min)}-${fmtCompact(excessStat.max)}]`,
+            "server loop stall p99 / max": `${fmtNum(summarize(list.map((x) => x.stall.server.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.server.max)).median)}`,
+            "idle process stall p99 / max": `${fmtNum(summarize(list.map((x) => x.stall.control.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.control.max)).median)}`,
             samples: fmtNum(summarize(list.map((x) => x.ack.count)).median),
             "server CPU": summarize(list.map((x) => x.serverCpu)).median.toFixed(2),
             "during the phase": what[ph.id](rounds[rounds.length - 1], list[list.length - 1]),
@@ -275,6 +297,7 @@ async function oneRound(
   server: OnceServer,
   admin: Admin,
   dataDir: string,
+  eld: { server: string; control: string },
   probeTopic: string,
   r: number,
   t: Timing,
@@ -331,7 +354,7 @@ async function oneRound(
     maxSamples: 1_000_000,
   };
   const probe = new LoadProcess("ack-probe", probeCfg);
-  const windows: Omit<PhaseRun, "ack" | "ackDuringOp">[] = [];
+  const windows: Omit<PhaseRun, "ack" | "ackDuringOp" | "stall">[] = [];
   let fetch: BigFetcherResult | undefined;
   let probeStartWall = 0;
   try {
@@ -439,6 +462,10 @@ async function oneRound(
     probe.send({ type: "stop" });
     const res = await probe.result<AckProbeResult>(30_000);
     const { sendWallMs, latencyMs, ...probeRest } = res;
+    await sleep(1200); // both loop-stall files are appended once a second
+    const stalls = { server: readEld(readText(eld.server)), control: readEld(readText(eld.control)) };
+    const inWindow = (xs: [number, number][], w: { startWall: number; endWall: number }) =>
+      percentiles(xs.filter(([at]) => at >= w.startWall && at < w.endWall).map(([, v]) => v));
     const phases: PhaseRun[] = windows.map((w) => {
       const xs: number[] = [];
       const during: number[] = [];
@@ -448,7 +475,8 @@ async function oneRound(
         if (at >= w.startWall && at < w.endWall) xs.push(latencyMs[i]);
         if (at >= w.startWall && at < opEnd) during.push(latencyMs[i]);
       }
-      return { ...w, ack: percentiles(xs), ackDuringOp: percentiles(during) };
+      const stall = { server: inWindow(stalls.server, w), control: inWindow(stalls.control, w) };
+      return { ...w, ack: percentiles(xs), ackDuringOp: percentiles(during), stall };
     });
     const series: Record<string, [number, number][]> = {};
     for (const w of windows) {
@@ -478,6 +506,30 @@ async function oneRound(
   } finally {
     await probe.stop();
   }
+}
+
+const ELD_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "harness", "eld-probe.js");
+
+function eldImport(): string {
+  return `--import ${pathToFileURL(ELD_PROBE).href}`;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** An idle Node process watching its own event loop: the machine's scheduling delay. */
+function startControl(file: string): ChildProcess {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1 << 30)"], {
+    stdio: "ignore",
+    env: { ...process.env, NODE_OPTIONS: eldImport(), ONCEDB_BENCH_ELD_FILE: file },
+  });
+  child.unref();
+  return child;
 }
 
 /** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; bounded in count too. */

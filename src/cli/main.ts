@@ -91,19 +91,8 @@ program
       logger.fatal({ err: (err as Error).message }, "could not start");
       process.exit(1);
     }
-    // Written directly, not through the logger: tools wait for this line whatever the log level.
-    process.stdout.write(
-      `${JSON.stringify({
-        level: 30,
-        time: Date.now(),
-        pid: process.pid,
-        kafka: db.addresses.kafka,
-        nats: null,
-        http: null,
-        data: opts.data,
-        msg: "ready",
-      })}\n`,
-    );
+    // Handlers first: a tool may signal the moment it reads the ready line, and on a busy
+    // machine this thread can be descheduled between the two (seen in CI as a SIGTERM death).
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
@@ -122,6 +111,19 @@ program
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    // Written directly, not through the logger: tools wait for this line whatever the log level.
+    process.stdout.write(
+      `${JSON.stringify({
+        level: 30,
+        time: Date.now(),
+        pid: process.pid,
+        kafka: db.addresses.kafka,
+        nats: null,
+        http: null,
+        data: opts.data,
+        msg: "ready",
+      })}\n`,
+    );
   });
 
 registerTransactionCommands(program, process.env.ONCEDB_KAFKA ?? "127.0.0.1:9092");

@@ -63,32 +63,111 @@ describe("engine log", () => {
     }
   });
 
-  it("a sliced fetch returns what a single read returns", async () => {
+  it("fetchMany (read off the main thread) returns what fetch returns, the budget shared in order", async () => {
     const e = await Engine.open({ dataDir: tmpDir() });
     try {
-      await e.createTopic("t", 1);
-      for (let i = 0; i < 60; i++) await e.append("t", 0, batchOf([`v${i}`.padEnd(900, ".")]));
+      await e.createTopic("t", 2);
+      for (let i = 0; i < 60; i++) await e.append("t", i % 2, batchOf([`v${i}`.padEnd(900, ".")]));
       for (const [offset, maxBytes] of [
         [0, 1 << 20],
         [5, 10_000],
         [7, 1],
-        [30, 25_000],
-        [59, 1 << 20],
+        [29, 25_000],
       ] as const) {
         const one = e.fetch("t", 0, offset, maxBytes, "read_committed");
-        const sliced = await e.fetchSliced("t", 0, offset, maxBytes, "read_committed", 3000);
-        assert.deepEqual(values(sliced.batches), values(one.batches), `offset ${offset} max ${maxBytes}`);
-        assert.equal(sliced.bytes, one.bytes);
-        assert.ok(sliced.bytes <= Math.max(maxBytes, one.batches[0]?.length ?? 0));
-        assert.deepEqual(sliced.abortedTransactions, one.abortedTransactions);
+        const fetched = await e.fetchMany(
+          [{ topic: "t", partition: 0, offset, maxBytes }],
+          1 << 30,
+          "read_committed",
+        );
+        const [many] = fetched.results;
+        assert.ok(many);
+        assert.deepEqual(values(many.batches), values(one.batches), `offset ${offset} max ${maxBytes}`);
+        assert.equal(many.bytes, one.bytes);
+        assert.ok(many.bytes <= Math.max(maxBytes, one.batches[0]?.length ?? 0));
+        assert.deepEqual(many.abortedTransactions, one.abortedTransactions);
+        assert.equal(many.highWatermark, 30);
+        fetched.release();
+        fetched.release(); // twice is harmless
       }
-      assert.equal(
-        (await e.fetchSliced("t", 0, 61, 100, "read_uncommitted", 10)).error,
-        "OFFSET_OUT_OF_RANGE",
+      // Buffers handed back are reused: later answers are still right.
+      for (let round = 0; round < 5; round++) {
+        const again = await e.fetchMany(
+          [{ topic: "t", partition: 1, offset: round, maxBytes: 1 << 20 }],
+          1 << 30,
+          "read_uncommitted",
+        );
+        assert.deepEqual(
+          values(again.results[0]!.batches),
+          values(e.fetch("t", 1, round, 1 << 20, "read_uncommitted").batches),
+        );
+        again.release();
+      }
+      const batchBytes = e.fetch("t", 0, 0, 1, "read_uncommitted").bytes;
+      // 3.5 batches of budget: partition 0 takes 2 (its own limit), partition 1 the 1.5 left
+      // rounded down to 1, the unknown and out-of-range items answer errors and take nothing.
+      const { results: answers } = await e.fetchMany(
+        [
+          { topic: "t", partition: 0, offset: 0, maxBytes: 2 * batchBytes },
+          { topic: "t", partition: 9, offset: 0, maxBytes: 1 << 20 },
+          { topic: "t", partition: 1, offset: 31, maxBytes: 1 << 20 },
+          { topic: "t", partition: 1, offset: 3, maxBytes: 1 << 20 },
+        ],
+        3.5 * batchBytes,
+        "read_uncommitted",
+      );
+      assert.deepEqual(
+        answers.map((a) => [a.error, a.batches.length]),
+        [
+          ["NONE", 2],
+          ["UNKNOWN_TOPIC_OR_PARTITION", 0],
+          ["OFFSET_OUT_OF_RANGE", 0],
+          ["NONE", 1],
+        ],
+      );
+      assert.deepEqual(values(answers[3]!.batches), ["v7".padEnd(900, ".")]);
+      // A budget spent by earlier items leaves later ones empty (no KIP-74 first batch for them).
+      const { results: spent } = await e.fetchMany(
+        [
+          { topic: "t", partition: 0, offset: 0, maxBytes: 1 << 20 },
+          { topic: "t", partition: 1, offset: 0, maxBytes: 1 << 20 },
+        ],
+        30 * batchBytes,
+        "read_uncommitted",
+      );
+      assert.deepEqual(
+        spent.map((a) => a.batches.length),
+        [30, 0],
       );
     } finally {
       await e.close();
     }
+  });
+
+  it("fetchMany reads in flight at close still answer, and later ones fail cleanly", async () => {
+    const e = await Engine.open({ dataDir: tmpDir() });
+    await e.createTopic("t", 1);
+    for (let i = 0; i < 20; i++) await e.append("t", 0, batchOf([`v${i}`]));
+    const inFlight = e.fetchMany(
+      [{ topic: "t", partition: 0, offset: 0, maxBytes: 1 << 20 }],
+      1 << 20,
+      "read_uncommitted",
+    );
+    const closing = e.close();
+    const {
+      results: [r],
+    } = await inFlight;
+    await closing;
+    assert.ok(r);
+    assert.ok(r.error === "NONE" || r.error === "KAFKA_STORAGE_ERROR", r.error);
+    const {
+      results: [after],
+    } = await e.fetchMany(
+      [{ topic: "t", partition: 0, offset: 0, maxBytes: 1 << 20 }],
+      1 << 20,
+      "read_uncommitted",
+    );
+    assert.equal(after?.error, "KAFKA_STORAGE_ERROR");
   });
 
   it("concurrent appends share commits and keep submission order", async () => {

@@ -17,6 +17,7 @@ import { GroupCoordinator } from "../groups/coordinator.js";
 import { groupErrorName } from "../groups/errors.js";
 import { type AbortedRange, LogReader, type StoredBatch } from "../log/log-reader.js";
 import { Partition } from "../log/partition.js";
+import { type ReadAnswer, ReadPool } from "../log/read-pool.js";
 import { assignBaseOffset, batchProducer, checkProducedBatch, readBatchHeader } from "../log/record-batch.js";
 import { decodeRecords } from "../log/records.js";
 import type { WriteOp } from "../storage/sql.js";
@@ -59,6 +60,8 @@ export interface EngineOptions {
   retentionCheckIntervalMs?: number;
   /** Test-only fault injection, see storage/README.md. */
   failWritesOn?: string;
+  /** Threads reading fetches off the main thread (log/read-pool.ts). */
+  readWorkers?: number;
   /** Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms). */
   transactionTimeoutMsMax?: number;
 }
@@ -97,6 +100,28 @@ export interface FetchResult {
 
 export type IsolationLevel = "read_uncommitted" | "read_committed";
 
+/**
+ * The answers of a fetchMany(), one per item in order. `release()` hands the batches' memory
+ * back to the read worker for reuse once nothing touches them again (after the socket write);
+ * the batches are unusable afterwards. Not calling it is safe.
+ */
+export interface FetchAnswers {
+  readonly results: FetchResult[];
+  readonly release: () => void;
+}
+
+/** One partition of a fetchMany(). */
+export interface FetchRequestItem {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly maxBytes: number;
+}
+
+function failedRead(committed: boolean): Omit<FetchResult, keyof FetchBase> {
+  return { error: "KAFKA_STORAGE_ERROR", batches: [], bytes: 0, abortedTransactions: committed ? [] : null };
+}
+
 type FetchBase = Pick<FetchResult, "highWatermark" | "lastStableOffset" | "logStartOffset">;
 
 export interface OffsetCommitEntry {
@@ -126,6 +151,7 @@ export class Engine extends EventEmitter {
 
   private constructor(
     readonly store: Store,
+    private readonly reads: ReadPool,
     readonly logger: Logger | undefined,
     opts: EngineOptions,
   ) {
@@ -175,7 +201,8 @@ export class Engine extends EventEmitter {
 
   static async open(opts: EngineOptions): Promise<Engine> {
     const store = await Store.open({ dataDir: opts.dataDir, failWritesOn: opts.failWritesOn });
-    const engine = new Engine(store, opts.logger, opts);
+    const reads = await ReadPool.open(store.path, opts.readWorkers);
+    const engine = new Engine(store, reads, opts.logger, opts);
     engine.loadFromDisk();
     engine.retention.start();
     engine.txn.start();
@@ -194,6 +221,7 @@ export class Engine extends EventEmitter {
     this.retention.stop();
     this.txn.close();
     this.groups.close();
+    await this.reads.close(); // before the store: its connections must close first
     await this.store.close();
     for (const t of this.topics.values()) for (const p of t.partitions) p.wake();
   }
@@ -514,41 +542,53 @@ export class Engine extends EventEmitter {
   }
 
   /**
-   * The same answer as fetch(), read in slices of `sliceBytes` with the event loop served in
-   * between, so a large read (tens of MB) does not hold produce acknowledgements back.
+   * The same answers as fetch() for several partitions at once, read off the main thread (see
+   * log/read-worker.ts) so a long read does not hold back produce acknowledgements. The items
+   * share `budgetBytes` in order: each reads at most its own maxBytes and what the ones before
+   * it left; an item given a positive limit always gets its first batch (KIP-74).
    */
-  async fetchSliced(
-    topicName: string,
-    partitionIndex: number,
-    offset: number,
-    maxBytes: number,
+  async fetchMany(
+    requests: readonly FetchRequestItem[],
+    budgetBytes: number,
     isolation: IsolationLevel,
-    sliceBytes: number,
-  ): Promise<FetchResult> {
-    assert(sliceBytes > 0, "slice size must be positive");
-    const plan = this.planFetch(topicName, partitionIndex, offset, maxBytes, isolation);
-    if ("result" in plan) return plan.result;
-    const stored: StoredBatch[] = [];
-    let bytes = 0;
-    let from = offset;
-    for (let slices = 0; bytes < maxBytes && from < plan.end && !this.closed; slices++) {
-      if (slices > 0) await new Promise((resolve) => setImmediate(resolve));
-      const part = this.reader.fetch(plan.p.id, from, plan.end, Math.min(sliceBytes, maxBytes - bytes));
-      if (part.length === 0) break;
-      let full = false;
-      for (const b of part) {
-        // Only the response's first batch may exceed the budget (so a consumer progresses).
-        if (stored.length > 0 && bytes + b.data.length > maxBytes) {
-          full = true;
-          break;
-        }
-        stored.push(b);
-        bytes += b.data.length;
-      }
-      if (full) break;
-      from = stored[stored.length - 1]!.lastOffset + 1;
+  ): Promise<FetchAnswers> {
+    const plans = requests.map((r) => this.planFetch(r.topic, r.partition, r.offset, r.maxBytes, isolation));
+    const reads: { plan: Exclude<(typeof plans)[number], { result: FetchResult }>; at: number }[] = [];
+    plans.forEach((plan, at) => {
+      if (!("result" in plan)) reads.push({ plan, at });
+    });
+    const results: (FetchResult | null)[] = plans.map((plan) => ("result" in plan ? plan.result : null));
+    const done = (release: () => void): FetchAnswers => {
+      assert(
+        results.every((r) => r !== null),
+        "every fetch item answered",
+      );
+      return { results: results as FetchResult[], release };
+    };
+    if (reads.length === 0) return done(() => {});
+    let answer: ReadAnswer;
+    try {
+      answer = await this.reads.read(
+        reads.map(({ plan, at }) => ({
+          partitionId: plan.p.id,
+          from: plan.offset,
+          end: plan.end,
+          maxBytes: requests[at]!.maxBytes,
+        })),
+        budgetBytes,
+      );
+    } catch (err) {
+      this.logger?.error({ err }, "fetch read failed");
+      for (const { plan, at } of reads) results[at] = { ...failedRead(plan.committed), ...plan.base };
+      return done(() => {});
     }
-    return this.fetchResult(plan, stored);
+    // Synchronous from here on: the store cannot close under us.
+    reads.forEach(({ plan, at }, i) => {
+      results[at] = this.closed
+        ? { ...failedRead(plan.committed), ...plan.base }
+        : this.fetchResult(plan, answer.batches[i]!);
+    });
+    return done(answer.release);
   }
 
   private planFetch(

@@ -20,6 +20,12 @@ export interface RequestContext {
   readonly clientHost: string;
   /** Server-level settings handlers need. */
   readonly config: KafkaAdapterConfig;
+  /**
+   * Runs `cb` once this request's response has been written to the socket (the kernel has
+   * it), e.g. to reuse the memory the response referenced. Not run if the connection closes
+   * first; callers must treat that as "never reuse".
+   */
+  readonly afterWrite: (cb: () => void) => void;
 }
 
 export interface KafkaAdapterConfig {

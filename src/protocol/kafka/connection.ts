@@ -40,7 +40,7 @@ const CLOSE_FLUSH_MS = 1000;
 export interface ConnectionOptions {
   readonly frameBytesMax: number;
   readonly apis: ReadonlyMap<number, KafkaApi>;
-  readonly context: Omit<RequestContext, "apiVersion" | "clientId" | "clientHost">;
+  readonly context: Omit<RequestContext, "apiVersion" | "clientId" | "clientHost" | "afterWrite">;
   readonly logger: Logger | undefined;
   readonly onClose: (c: KafkaConnection) => void;
 }
@@ -48,6 +48,12 @@ export interface ConnectionOptions {
 interface Slot {
   done: boolean;
   chunks: Buffer[] | null;
+  /** Run after the socket accepted the last chunk (RequestContext.afterWrite). */
+  written?: (() => void)[];
+}
+
+function runAll(callbacks: readonly (() => void)[]): void {
+  for (const cb of callbacks) cb();
 }
 
 export class KafkaConnection {
@@ -258,13 +264,17 @@ export class KafkaConnection {
       }
       throw err;
     }
+    const slot: Slot = { done: false, chunks: null };
     const ctx: RequestContext = {
       ...this.opts.context,
       apiVersion,
       clientId,
       clientHost: this.socket.remoteAddress ?? "",
+      afterWrite: (cb) => {
+        slot.written ??= [];
+        slot.written.push(cb);
+      },
     };
-    const slot: Slot = { done: false, chunks: null };
     this.slots.push(slot);
     this.inFlight++;
     // Like Kafka, handle one request at a time per connection, except Produce, whose small
@@ -352,9 +362,14 @@ export class KafkaConnection {
       if (!slot.chunks) continue;
       if (!wrote) this.socket.cork();
       wrote = true;
-      for (const c of slot.chunks) {
-        if (!this.socket.write(c)) this.pausedForWrite = true;
-      }
+      const written = slot.written;
+      slot.chunks.forEach((c, i) => {
+        const last = i === slot.chunks!.length - 1;
+        // The callback runs once libuv is done with the chunk (even on error): only then may
+        // its memory be reused.
+        const ok = last && written ? this.socket.write(c, () => runAll(written)) : this.socket.write(c);
+        if (!ok) this.pausedForWrite = true;
+      });
     }
     if (wrote) this.socket.uncork();
   }

@@ -15,7 +15,7 @@
  * Long poll: if fewer than min_bytes are ready, wait up to max_wait_ms for any requested
  * partition's high watermark to move, then read again.
  */
-import type { FetchResult, IsolationLevel } from "../../../engine/engine.js";
+import type { FetchRequestItem, IsolationLevel } from "../../../engine/engine.js";
 import type { Partition } from "../../../log/partition.js";
 import { defineApi, type RequestContext } from "../api.js";
 import { codeOf } from "../errors.js";
@@ -28,47 +28,36 @@ import {
   type FetchResponsePartitionData,
 } from "../generated/messages.js";
 
-/**
- * Bytes read synchronously before yielding to the event loop: a fetch is read in slices, within
- * a partition and across partitions, so produce acknowledgements and other connections are
- * served in between (a 50 MB read in one go held the main thread ~50-90 ms in the
- * responsiveness benchmark).
- */
-export const FETCH_SLICE_BYTES = 4 * 1024 * 1024;
-
 async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLevel) {
   const { engine, config } = ctx;
-  let budget = Math.min(
+  const budget = Math.min(
     req.maxBytes > 0 ? req.maxBytes : config.fetchResponseBytesMax,
     config.fetchResponseBytesMax,
   );
-  let total = 0;
-  let sinceYield = 0;
-  const watched: Partition[] = [];
-  const responses: FetchResponseFetchableTopicResponse[] = [];
+  const items: FetchRequestItem[] = [];
   for (const t of req.topics) {
-    const partitions: FetchResponsePartitionData[] = [];
-    responses.push({ topic: t.topic, partitions });
     for (const p of t.partitions) {
-      if (sinceYield >= FETCH_SLICE_BYTES) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sinceYield = 0;
-      }
-      const limit = budget > 0 ? Math.min(p.partitionMaxBytes, budget) : 0;
-      const r: FetchResult = await engine.fetchSliced(
-        t.topic,
-        p.partition,
-        p.fetchOffset,
-        limit,
-        isolation,
-        FETCH_SLICE_BYTES,
-      );
+      items.push({
+        topic: t.topic,
+        partition: p.partition,
+        offset: p.fetchOffset,
+        maxBytes: p.partitionMaxBytes,
+      });
+    }
+  }
+  // One read for the whole request, off the main thread (engine.fetchMany).
+  const { results, release } = await engine.fetchMany(items, budget, isolation);
+  let total = 0;
+  let k = 0;
+  const watched: Partition[] = [];
+  const responses: FetchResponseFetchableTopicResponse[] = req.topics.map((t) => ({
+    topic: t.topic,
+    partitions: t.partitions.map((p): FetchResponsePartitionData => {
+      const r = results[k++]!;
       const part = engine.partition(t.topic, p.partition);
       if (part && r.error === "NONE") watched.push(part);
-      budget -= r.bytes;
       total += r.bytes;
-      sinceYield += r.bytes;
-      partitions.push({
+      return {
         partitionIndex: p.partition,
         errorCode: codeOf(r.error),
         highWatermark: r.highWatermark,
@@ -77,10 +66,10 @@ async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: Isola
         abortedTransactions: r.abortedTransactions,
         preferredReadReplica: -1,
         records: r.batches,
-      });
-    }
-  }
-  return { responses, total, watched };
+      };
+    }),
+  }));
+  return { responses, total, watched, release };
 }
 
 export const FetchApi = defineApi<FetchRequest, FetchResponse>({
@@ -100,8 +89,10 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
       const left = deadline - ctx.engine.clock.nowMs();
       if (left <= 0) break;
       await ctx.engine.waitForData(result.watched, left);
+      result.release(); // not sent: its memory can be reused now
       result = await readOnce(req, ctx, isolation);
     }
+    ctx.afterWrite(result.release);
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: result.responses };
   },
 });
