@@ -10,12 +10,12 @@ import { Command } from "commander";
 import { renderSvg } from "./harness/chart-svg.js";
 import { removeDir, tempDir } from "./harness/dirs.js";
 import { machineFacts } from "./harness/machine.js";
-import { defaultPeerCache, ensurePeer } from "./harness/peers.js";
+import { defaultPeerCache, ensurePeer, stopSharedPeers } from "./harness/peers.js";
 import { Progress } from "./harness/progress.js";
 import { renderMarkdown, renderTable, updateDocs, writeResults } from "./harness/report.js";
 import { settle } from "./harness/settle.js";
 import type { RunOptions, ScenarioResult } from "./harness/types.js";
-import { PLANNED, SCENARIOS } from "./scenarios/index.js";
+import { SCENARIOS } from "./scenarios/index.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -54,15 +54,11 @@ async function main(): Promise<number> {
 
   if (o.list) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(24)} ${s.description}\n`);
-    for (const p of PLANNED) process.stdout.write(`${p.name.padEnd(24)} (planned) ${p.what}\n`);
     return 0;
   }
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) {
-    const planned = unknown.filter((n) => PLANNED.some((p) => p.name === n));
-    process.stderr.write(
-      `unknown scenario(s): ${unknown.join(", ")}${planned.length ? ` (${planned.join(", ")} not written yet)` : ""}; try --list\n`,
-    );
+    process.stderr.write(`unknown scenario(s): ${unknown.join(", ")}; try --list\n`);
     return 2;
   }
   const selected = names.length > 0 ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
@@ -142,6 +138,8 @@ async function main(): Promise<number> {
       }
     }
   } finally {
+    // peers shared by several scenarios (HarperDB for rest-*) live until here; stopped by PID
+    for (const p of await stopSharedPeers()) log(`stopped shared peer ${p}`);
     progress.stop();
     removeDir(scratch);
   }

@@ -1,10 +1,12 @@
 /**
  * Peers installed on demand into a cache dir outside the repo, started on loopback with their own data
- * dirs and stopped by PID. Used by the nats-* and rest-* scenarios (not written yet); a scenario whose
- * peer cannot be installed reports why and still reports OnceDB.
+ * dirs and stopped by PID. Used by the nats-* and rest-* scenarios; a scenario whose peer cannot be
+ * installed reports why and still reports OnceDB. A peer shared by several scenarios of one bench run
+ * (HarperDB, whose start-up costs ~15 s) is registered with `shareable` and stopped by
+ * `stopSharedPeers` when the run ends (bench/main.ts), or by PID on process exit at the latest.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -32,12 +34,13 @@ function run(
   args: string[],
   timeoutMs: number,
   env?: NodeJS.ProcessEnv,
+  cwd?: string,
 ): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(
       cmd,
       args,
-      { timeout: timeoutMs, maxBuffer: 16 << 20, env: env ?? process.env },
+      { timeout: timeoutMs, maxBuffer: 16 << 20, env: env ?? process.env, cwd },
       (err, stdout, stderr) => {
         const code = err
           ? typeof (err as { code?: unknown }).code === "number"
@@ -83,7 +86,9 @@ export async function ensureNatsServer(log: (s: string) => void): Promise<PeerIn
       };
   }
   const v = await run(bin, ["--version"], 10_000);
-  return { peer: "nats-server", ok: true, path: bin, version: v.out.trim() };
+  // "nats-server: v2.9.10"
+  const version = /v?(\d+\.\d+\.\d+)/.exec(v.out)?.[1] ?? v.out.trim();
+  return { peer: "nats-server", ok: true, path: bin, version };
 }
 
 /** HarperDB from npm into `<cache>/harperdb-<version>` (never into the project). */
@@ -93,15 +98,28 @@ export async function ensureHarperdb(cache: string, log: (s: string) => void): P
   if (!existsSync(entry)) {
     mkdirSync(prefix, { recursive: true });
     log(`installing harperdb@${HARPERDB_VERSION} into ${prefix} (about a minute, one time)...`);
+    // cwd = the prefix, so no .npmrc or package.json of the project is involved
     const r = await run(
       "npm",
       ["install", `harperdb@${HARPERDB_VERSION}`, "--prefix", prefix, "--no-audit", "--no-fund", "--no-save"],
       600_000,
+      undefined,
+      prefix,
     );
     if (!existsSync(entry))
       return { peer: "harperdb", ok: false, reason: `npm install failed: ${r.out.trim().slice(-300)}` };
   }
-  return { peer: "harperdb", ok: true, path: entry, version: HARPERDB_VERSION };
+  let version = HARPERDB_VERSION;
+  try {
+    version = (
+      JSON.parse(readFileSync(path.join(prefix, "node_modules", "harperdb", "package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
+  } catch {
+    // keep the requested version
+  }
+  return { peer: "harperdb", ok: true, path: entry, version };
 }
 
 export async function ensurePeer(
@@ -128,13 +146,40 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Peers started by this process and not stopped yet: killed by PID if the bench exits without stopping them. */
+const live = new Set<PeerProcess>();
+let exitHook = false;
+
+function watch(p: PeerProcess): void {
+  live.add(p);
+  p.child.once("exit", () => live.delete(p));
+  if (!exitHook) {
+    exitHook = true;
+    process.on("exit", () => {
+      for (const q of live) {
+        try {
+          process.kill(q.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    });
+  }
+}
+
 /** A started peer process, stopped by PID. */
 export class PeerProcess {
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
     readonly ports: Record<string, number>,
-  ) {}
+  ) {
+    watch(this);
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
 
   get pid(): number {
     return this.child.pid ?? -1;
@@ -209,6 +254,34 @@ export async function startNatsServer(bin: string, storeDir: string): Promise<Pe
   return p;
 }
 
+/** Peers shared by several scenarios in one bench run, keyed by what they were started for. */
+const shared = new Map<string, { peer: PeerProcess; state: unknown }>();
+
+/** The shared peer for `key` if it was started earlier in this run and is still running. */
+export function sharedPeer<S>(key: string): { peer: PeerProcess; state: S } | undefined {
+  const e = shared.get(key);
+  if (e && !e.peer.running) {
+    shared.delete(key);
+    return undefined;
+  }
+  return e as { peer: PeerProcess; state: S } | undefined;
+}
+
+export function shareable<S>(key: string, peer: PeerProcess, state: S): void {
+  shared.set(key, { peer, state });
+}
+
+/** Stops every shared peer by PID (bench/main.ts calls this when the run ends). */
+export async function stopSharedPeers(): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const [key, e] of shared) {
+    shared.delete(key);
+    await e.peer.stop();
+    stopped.push(`${e.peer.name} (pid ${e.peer.pid})`);
+  }
+  return stopped;
+}
+
 export interface HarperCredentials {
   user: string;
   password: string;
@@ -216,8 +289,8 @@ export interface HarperCredentials {
 
 /**
  * Installs a HarperDB instance into `rootDir` (HOME pointed at a scratch dir) and starts it in the
- * foreground, detached into its own session; waits for "successfully started". Untested skeleton
- * until the rest-* scenarios land.
+ * foreground, detached into its own session; waits for "successfully started". Ports: http (REST and
+ * WebSocket), operations (Operations API), mqtt; all on 127.0.0.1.
  */
 export async function startHarperdb(
   entry: string,
@@ -247,9 +320,14 @@ export async function startHarperdb(
     LOGGING_LEVEL: "warn",
     LOCALSTUDIO_ENABLED: "false",
   };
-  const install = await run(process.execPath, [entry, "install"], 300_000, env);
+  const install = await run(process.execPath, [entry, "install"], 300_000, env, rootDir);
   if (install.code !== 0) throw new Error(`harperdb install failed: ${install.out.slice(-500)}`);
-  const child = spawn(process.execPath, [entry], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [entry], {
+    env,
+    cwd: rootDir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const p = new PeerProcess("harperdb", child, { http, operations: ops, mqtt });
   try {
     await waitForOutput(child, /successfully started/i, 120_000, "harperdb");
@@ -260,4 +338,34 @@ export async function startHarperdb(
   child.stdout?.resume();
   child.stderr?.resume();
   return p;
+}
+
+/** One Operations API call (POST JSON with Basic auth); throws on a non-2xx answer. */
+export async function harperOperation(
+  p: PeerProcess,
+  creds: HarperCredentials,
+  body: Record<string, unknown>,
+  timeoutMs = 60_000,
+): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${p.ports.operations}/`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      authorization: basicAuth(creds),
+    },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (!res.ok)
+    throw new Error(`harperdb ${String(body.operation)}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+export function basicAuth(creds: HarperCredentials): string {
+  return `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString("base64")}`;
 }
