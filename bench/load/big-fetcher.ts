@@ -6,6 +6,7 @@
  * parent can match other measurements against it.
  */
 
+import os from "node:os";
 import type { Percentiles } from "../harness/stats.js";
 import { Samples } from "../harness/stats.js";
 import {
@@ -26,6 +27,11 @@ export interface BigFetcherConfig {
   durationMs: number;
   /** Hard stop for a single fetch. */
   fetchTimeoutMs: number;
+  /**
+   * Scheduling niceness for this process (19 = lowest priority), to stand in for a consumer on
+   * another machine: its CPU then mostly does not compete with the server's on a small box.
+   */
+  niceness?: number;
 }
 
 export interface BigFetcherResult {
@@ -44,6 +50,7 @@ export interface BigFetcherResult {
 
 async function main(): Promise<BigFetcherResult> {
   const cfg = loadConfig<BigFetcherConfig>();
+  if (cfg.niceness !== undefined) os.setPriority(0, cfg.niceness);
   const sock = await connect(cfg.host, cfg.port);
   const fetchVersions = await requireApi(sock, 1, 4, "Fetch", "oncedb-bench-fetch");
   const shape: FetchShape = {

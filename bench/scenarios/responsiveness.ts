@@ -36,10 +36,11 @@ const RETENTION_INTERVAL_MS = 86_400_000;
 const STALL_TARGET_MS = 5;
 const BUCKET_MS = 250;
 
-type PhaseId = "baseline" | "fetch" | "retention" | "delete-records" | "delete-topic";
+type PhaseId = "baseline" | "fetch" | "fetch-low" | "retention" | "delete-records" | "delete-topic";
 const PHASES: { id: PhaseId; label: string }[] = [
   { id: "baseline", label: "baseline" },
   { id: "fetch", label: "long fetch" },
+  { id: "fetch-low", label: "long fetch, fetcher at nice 19" },
   { id: "retention", label: "retention delete" },
   { id: "delete-records", label: "DeleteRecords" },
   { id: "delete-topic", label: "topic deletion" },
@@ -88,6 +89,7 @@ interface Round {
   fsync: Percentiles;
   phases: PhaseRun[];
   fetch: BigFetcherResult;
+  fetchLow: BigFetcherResult;
   probe: Omit<AckProbeResult, "sendWallMs" | "latencyMs">;
   /** Max ack latency per bucket, per phase, seconds since the probe started. */
   series: Record<string, [number, number][]>;
@@ -106,7 +108,10 @@ export const responsivenessScenario: Scenario = {
   estimateMs(opts) {
     const t = timing(opts.quick, opts.runs);
     const fillMs = (3 * t.bigBytes) / 60e3; // ~60 MB/s on a busy machine
-    return 3000 + t.rounds * (fillMs + 3000 + t.fsyncMs + t.probeWarmMs + 5 * (t.phaseMs + t.gapMs) + 2000);
+    return (
+      3000 +
+      t.rounds * (fillMs + 3000 + t.fsyncMs + t.probeWarmMs + PHASES.length * (t.phaseMs + t.gapMs) + 2000)
+    );
   },
   async run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const { opts, progress } = ctx;
@@ -116,7 +121,7 @@ export const responsivenessScenario: Scenario = {
     const gb = (batches * RECORDS_PER_BATCH * VALUE_BYTES) / 1e9;
     const notes: string[] = [
       `Baseline = the probe alone. Probe: one connection, ${PROBE_RATE} Produce v3 requests/s of 1 record (100 bytes), acks=-1, open loop (each request is sent on schedule whether or not earlier ones were answered, so a stall shows in every request it delays); latency = request write to response.`,
-      `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
+      `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); the same with the fetcher process at niceness 19 (standing in for a consumer on another machine, whose CPU would not compete with the server's); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
       "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
       `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
       "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it. The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's.",
@@ -177,6 +182,8 @@ export const responsivenessScenario: Scenario = {
       const what: Record<PhaseId, (x: Round, p: PhaseRun) => string> = {
         baseline: () => "",
         fetch: (x) => `${fmtNum(x.fetch.fetches)} fetches of ${fmtNum(x.fetch.bytesPerFetch / 2 ** 20)} MiB`,
+        "fetch-low": (x) =>
+          `${fmtNum(x.fetchLow.fetches)} fetches of ${fmtNum(x.fetchLow.bytesPerFetch / 2 ** 20)} MiB`,
         retention: (_x, p) => `${fmtNum(gb)} GB deleted in ${fmtNum(p.opMs)} ms`,
         "delete-records": (_x, p) => `${fmtNum(gb)} GB, answered in ${fmtNum(p.opMs)} ms`,
         "delete-topic": (_x, p) => `${fmtNum(gb)} GB reclaimed in ${fmtNum(p.opMs)} ms`,
@@ -221,19 +228,23 @@ export const responsivenessScenario: Scenario = {
         pct.push({ label: ph.label, unit: "ms", p: medianPercentiles(list.map((x) => x.ack)) });
       }
       pct.push({ label: "fdatasync 4 KiB", unit: "ms", p: medianPercentiles(rounds.map((x) => x.fsync)) });
-      const fetchStat = summarize(rounds.map((x) => x.fetch.mbPerSec));
-      const fetchLat = medianPercentiles(rounds.map((x) => x.fetch.fetchMs));
-      rows.push({
-        metric: "long fetch: fetched",
-        unit: "MB/s",
-        oncedb: fetchStat,
-        extra: {
-          p50: `fetch ${fmtNum(fetchLat.p50)} ms`,
-          max: `fetch ${fmtNum(fetchLat.max)} ms`,
-          "server CPU": "",
-          "during the phase": `fetcher CPU ${summarize(rounds.map((x) => x.fetch.clientCpu)).median.toFixed(2)}`,
-        },
-      });
+      for (const [label, pick] of [
+        ["long fetch: fetched", (x: Round) => x.fetch],
+        ["long fetch, fetcher at nice 19: fetched", (x: Round) => x.fetchLow],
+      ] as const) {
+        const fetchLat = medianPercentiles(rounds.map((x) => pick(x).fetchMs));
+        rows.push({
+          metric: label,
+          unit: "MB/s",
+          oncedb: summarize(rounds.map((x) => pick(x).mbPerSec)),
+          extra: {
+            p50: `fetch ${fmtNum(fetchLat.p50)} ms`,
+            max: `fetch ${fmtNum(fetchLat.max)} ms`,
+            "server CPU": "",
+            "during the phase": `fetcher CPU ${summarize(rounds.map((x) => pick(x).clientCpu)).median.toFixed(2)}`,
+          },
+        });
+      }
       for (const [id, label] of [
         ["retention", "retention delete: trigger to log start = high watermark"],
         ["delete-records", "DeleteRecords: request to response"],
@@ -355,7 +366,6 @@ async function oneRound(
   };
   const probe = new LoadProcess("ack-probe", probeCfg);
   const windows: Omit<PhaseRun, "ack" | "ackDuringOp" | "stall">[] = [];
-  let fetch: BigFetcherResult | undefined;
   let probeStartWall = 0;
   try {
     await probe.waitFor("ready", 20_000);
@@ -374,9 +384,14 @@ async function oneRound(
     }
     await sleep(t.gapMs);
 
-    // b. long fetch
-    progress.step(`responsiveness: long fetch, ${R}`, t.phaseMs + t.gapMs);
-    {
+    // b. long fetch, then the same with the fetcher at the lowest priority (a consumer on
+    //    another machine would not take CPU from the server; on 2 shared cores it does)
+    const fetches: Partial<Record<"fetch" | "fetch-low", BigFetcherResult>> = {};
+    for (const id of ["fetch", "fetch-low"] as const) {
+      progress.step(
+        `responsiveness: ${id === "fetch" ? "long fetch" : "long fetch, fetcher at nice 19"}, ${R}`,
+        t.phaseMs + t.gapMs,
+      );
       const cfg: BigFetcherConfig = {
         host: server.kafkaHost,
         port: server.kafkaPort,
@@ -385,18 +400,19 @@ async function oneRound(
         maxBytes: FETCH_MAX_BYTES,
         durationMs: t.phaseMs,
         fetchTimeoutMs: 60_000,
+        niceness: id === "fetch-low" ? 19 : undefined,
       };
       const m = await runMetered<BigFetcherResult>(server, "big-fetcher", cfg, t.phaseMs + 90_000);
-      fetch = m.result;
+      fetches[id] = m.result;
       windows.push({
-        id: "fetch",
+        id,
         startWall: m.result.windowStartWall,
         endWall: m.result.windowEndWall,
         serverCpu: m.serverCpu,
         opMs: m.result.seconds * 1000,
       });
+      await sleep(t.gapMs);
     }
-    await sleep(t.gapMs);
 
     // c. retention delete: deleting an empty topic schedules a retention pass at once
     progress.step(`responsiveness: retention delete, ${R}`, t.phaseMs + t.gapMs);
@@ -469,7 +485,7 @@ async function oneRound(
     const phases: PhaseRun[] = windows.map((w) => {
       const xs: number[] = [];
       const during: number[] = [];
-      const opEnd = w.id === "fetch" ? w.endWall : w.startWall + w.opMs;
+      const opEnd = w.id === "fetch" || w.id === "fetch-low" ? w.endWall : w.startWall + w.opMs;
       for (let i = 0; i < sendWallMs.length; i++) {
         const at = sendWallMs[i];
         if (at >= w.startWall && at < w.endWall) xs.push(latencyMs[i]);
@@ -491,11 +507,13 @@ async function oneRound(
         .sort((a, b) => a[0] - b[0])
         .map(([b, v]) => [((b + 1) * BUCKET_MS) / 1000, v] as [number, number]);
     }
-    if (!fetch) throw new Error("the fetch phase did not run");
+    const { fetch, "fetch-low": fetchLow } = fetches;
+    if (!fetch || !fetchLow) throw new Error("the fetch phases did not run");
     return {
       fsync,
       phases,
       fetch,
+      fetchLow,
       probe: probeRest,
       series,
       deletedBytes: batches * RECORDS_PER_BATCH * VALUE_BYTES,
