@@ -166,7 +166,12 @@ export class ReadPool {
   static async open(path: string, count = READ_WORKERS_DEFAULT): Promise<ReadPool> {
     assert(count >= 1, "at least one read worker");
     const pool = new ReadPool(path, []);
-    for (let i = 0; i < count; i++) pool.workers.push(await ReadWorker.start(path, (w) => pool.replace(w)));
+    try {
+      for (let i = 0; i < count; i++) pool.workers.push(await ReadWorker.start(path, (w) => pool.replace(w)));
+    } catch (err) {
+      await pool.close(); // the ones that did start
+      throw err;
+    }
     return pool;
   }
 

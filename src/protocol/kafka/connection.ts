@@ -72,8 +72,9 @@ export class KafkaConnection {
   /** Response bytes not yet handed to the socket (see pump()). */
   private readonly out: { buf: Buffer; done?: () => void }[] = [];
   private outBytes = 0;
-  /** A slice is in the socket and its write callback has not run yet. */
-  private pumping = false;
+  /** Bytes handed to the socket in this event-loop turn (see pump()). */
+  private turnBytes = 0;
+  private turnScheduled = false;
   /** close() was called while responses were still queued: end the socket once they are out. */
   private ending = false;
   /** A non-Produce request is being handled: no further request starts until it is answered. */
@@ -91,6 +92,7 @@ export class KafkaConnection {
     socket.on("data", (d: Buffer) => this.onData(d));
     socket.on("drain", () => {
       this.pausedForWrite = false;
+      this.pump();
       this.updateFlow();
     });
     socket.on("error", (err) =>
@@ -203,7 +205,7 @@ export class KafkaConnection {
       this.muted ||
       this.inFlight >= REQUESTS_IN_FLIGHT_MAX ||
       this.pausedForWrite ||
-      this.outBytes > 0 ||
+      this.outBytes > WRITE_TURN_BYTES ||
       this.engine.overloaded
     );
   }
@@ -389,54 +391,46 @@ export class KafkaConnection {
   }
 
   /**
-   * Hands at most WRITE_TURN_BYTES of the outbound queue to the socket, then waits for the
-   * socket to take them and for an event-loop turn before the next slice. Why: a write of a
-   * whole 16 MiB Fetch answer is one writev, and on loopback the kernel moves the data to the
-   * receiver inside that call; it held the main thread 10-30 ms at a time on this machine
-   * while produce acknowledgements waited.
+   * Hands the outbound queue to the socket, at most WRITE_TURN_BYTES per event-loop turn and
+   * nothing more while the socket is backed up (pausedForWrite, until "drain"). Why: a write
+   * of a whole 16 MiB Fetch answer is one writev, and on loopback the kernel moves the data to
+   * the receiver inside that call; it held the main thread 10-30 ms at a time on this machine
+   * while produce acknowledgements waited. Small answers (Produce) go out at once.
    */
   private pump(): void {
-    if (this.closed || this.pumping || this.socket.destroyed) return;
-    if (this.out.length === 0) {
-      if (this.ending) this.socket.end();
-      return;
-    }
-    const turn: { buf: Buffer; done?: () => void }[] = [];
-    let budget = WRITE_TURN_BYTES;
-    while (this.out.length > 0 && budget > 0) {
+    if (this.closed || this.socket.destroyed) return;
+    let wrote = false;
+    while (this.out.length > 0 && this.turnBytes < WRITE_TURN_BYTES && !this.pausedForWrite) {
+      if (!wrote) this.socket.cork();
+      wrote = true;
       const head = this.out[0]!;
-      if (head.buf.length > budget) {
-        turn.push({ buf: head.buf.subarray(0, budget) });
-        head.buf = head.buf.subarray(budget);
-        this.outBytes -= budget;
-        budget = 0;
+      const room = WRITE_TURN_BYTES - this.turnBytes;
+      let buf = head.buf;
+      let done: (() => void) | undefined;
+      if (buf.length > room) {
+        buf = head.buf.subarray(0, room);
+        head.buf = head.buf.subarray(room);
       } else {
-        turn.push(head);
         this.out.shift();
-        this.outBytes -= head.buf.length;
-        budget -= head.buf.length;
+        done = head.done;
       }
+      this.outBytes -= buf.length;
+      this.turnBytes += buf.length;
+      // The callback runs once libuv is done with the memory (even on error): only then may
+      // a response's buffers be reused.
+      if (!this.socket.write(buf, done)) this.pausedForWrite = true;
     }
-    this.pumping = true;
-    this.socket.cork();
-    turn.forEach(({ buf, done }, i) => {
-      // A write's callback runs once libuv is done with its memory (even on error): only
-      // then may a response's buffers be reused (done), or the next slice go out.
-      const cb =
-        i === turn.length - 1
-          ? () => {
-              done?.();
-              this.pumping = false;
-              if (this.out.length > 0) setImmediate(() => this.pump());
-              else {
-                this.pump(); // ends the socket if close() is waiting
-                this.updateFlow();
-              }
-            }
-          : done;
-      if (!this.socket.write(buf, cb)) this.pausedForWrite = true;
-    });
-    this.socket.uncork();
+    if (wrote) this.socket.uncork();
+    if (this.turnBytes > 0 && !this.turnScheduled) {
+      this.turnScheduled = true;
+      setImmediate(() => {
+        this.turnScheduled = false;
+        this.turnBytes = 0;
+        this.pump();
+        this.updateFlow();
+      });
+    }
+    if (this.out.length === 0 && this.ending) this.socket.end();
   }
 
   private updateFlow(): void {

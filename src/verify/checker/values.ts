@@ -79,7 +79,7 @@ export function checkAbortedReads(model: Model, final: FinalState, out: Anomalie
   const see = (value: string, txn: string | undefined, where: string) => {
     if (txn === undefined) return;
     const t = model.txns.get(txn);
-    if (!t || t.status !== "fail") return;
+    if (t?.status !== "fail") return;
     const key = `${txn}/${value}/${where}`;
     if (reported.has(key)) return;
     reported.add(key);

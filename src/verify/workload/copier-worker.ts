@@ -64,7 +64,7 @@ async function committedOffset(p: number): Promise<number> {
   const res = await admin.fetchOffsets({ groupId: cfg.copierGroup, topics: [cfg.inputTopic] });
   const part = res.find((t) => t.topic === cfg.inputTopic)?.partitions.find((x) => x.partition === p);
   const off = Number(part?.offset ?? -1);
-  return off < 0 ? 0 : off;
+  return Math.max(off, 0);
 }
 
 async function acquire(p: number): Promise<Owned> {
