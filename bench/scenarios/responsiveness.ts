@@ -48,7 +48,8 @@ const PHASES: { id: PhaseId; label: string }[] = [
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { bigBytes: 200e6, phaseMs: 3000, gapMs: 1000, probeWarmMs: 1000, fsyncMs: 500, rounds: runs }
+    ? // One short round: --quick proves the scenario works, it does not settle a figure.
+      { bigBytes: 100e6, phaseMs: 2000, gapMs: 500, probeWarmMs: 500, fsyncMs: 300, rounds: 1 }
     : {
         bigBytes: 1e9,
         phaseMs: 8000,
