@@ -4,6 +4,8 @@ export {
   type AppendResult,
   Engine,
   type EngineOptions,
+  type FetchAnswers,
+  type FetchRequestItem,
   type FetchResult,
   type TopicInfo,
 } from "./engine/engine.js";
