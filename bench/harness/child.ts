@@ -1,6 +1,7 @@
 /** Runs a load generator (bench/load/*.js) in its own process and talks to it over IPC. */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { CpuMeter } from "./proc-stat.js";
 
 export interface LoadMessage {
   type: string;
@@ -146,4 +147,33 @@ export async function runLoad<R>(
   if (onMessage) p.onEvery(onMessage);
   const result = await p.result<R>(timeoutMs);
   return { result, pid: p.pid };
+}
+
+/**
+ * Runs a load script, metering the CPU of process `pid` (any server: OnceDB or a peer) between
+ * the script's window-start and window-end messages.
+ */
+export async function runMeteredPid<R>(
+  pid: number,
+  script: string,
+  config: unknown,
+  timeoutMs: number,
+  onMessage?: (m: LoadMessage) => void,
+): Promise<{ result: R; serverCpu: number; loadPid: number }> {
+  const meter = new CpuMeter(pid);
+  let serverCpu = Number.NaN;
+  let started = false;
+  const p = new LoadProcess(script, config);
+  p.onEvery((m) => {
+    if (m.type === "window-start") {
+      meter.start();
+      started = true;
+    } else if (m.type === "window-end" && started) {
+      serverCpu = meter.stop();
+    }
+    onMessage?.(m);
+  });
+  const result = await p.result<R>(timeoutMs);
+  if (started && Number.isNaN(serverCpu)) serverCpu = meter.stop();
+  return { result, serverCpu, loadPid: p.pid };
 }

@@ -3,7 +3,7 @@ import { Kafka, logLevel } from "kafkajs";
 import type { FillConfig, FillResult } from "../load/kafka-fill.js";
 import type { PreencodedConfig, PreencodedResult } from "../load/kafka-preencoded.js";
 import type { KafkajsProducerConfig, KafkajsProducerResult } from "../load/kafkajs-producer.js";
-import { type LoadMessage, LoadProcess } from "./child.js";
+import { type LoadMessage, LoadProcess, runMeteredPid } from "./child.js";
 import type { OnceServer } from "./server.js";
 
 export interface TopicInfo {
@@ -111,22 +111,8 @@ export async function runMetered<R>(
   timeoutMs: number,
   onMessage?: (m: LoadMessage) => void,
 ): Promise<Metered<R>> {
-  const meter = server.cpuMeter();
-  let serverCpu = Number.NaN;
-  let started = false;
-  const p = new LoadProcess(script, config);
-  p.onEvery((m) => {
-    if (m.type === "window-start") {
-      meter.start();
-      started = true;
-    } else if (m.type === "window-end" && started) {
-      serverCpu = meter.stop();
-    }
-    onMessage?.(m);
-  });
-  const result = await p.result<R>(timeoutMs);
-  if (started && Number.isNaN(serverCpu)) serverCpu = meter.stop();
-  return { result, serverCpu, serverRssMB: server.rssBytes() / 2 ** 20, loadPid: p.pid };
+  const m = await runMeteredPid<R>(server.pid, script, config, timeoutMs, onMessage);
+  return { ...m, serverRssMB: server.rssBytes() / 2 ** 20 };
 }
 
 export function preencodedConfig(

@@ -5,8 +5,6 @@
  * `"http":null`), only the peer is measured and the scenario is "partial"; when the listener lands the
  * same code measures both with no change.
  */
-import { LoadProcess } from "../harness/child.js";
-import { CpuMeter } from "../harness/proc-stat.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
 import { medianPercentiles, type Percentiles, pairRatios, type Stat, summarize } from "../harness/stats.js";
 import type { BarSeries, PercentileSeries, Row, ScenarioContext } from "../harness/types.js";
@@ -100,30 +98,6 @@ export async function runInterleaved<E>(
     }
   }
   return grid;
-}
-
-/** Runs a load script, metering `pid`'s CPU between the script's window-start and window-end messages. */
-export async function runMeteredPid<R>(
-  pid: number,
-  script: string,
-  config: unknown,
-  timeoutMs: number,
-): Promise<{ result: R; serverCpu: number }> {
-  const meter = new CpuMeter(pid);
-  let serverCpu = Number.NaN;
-  let started = false;
-  const p = new LoadProcess(script, config);
-  p.onEvery((m) => {
-    if (m.type === "window-start") {
-      meter.start();
-      started = true;
-    } else if (m.type === "window-end" && started) {
-      serverCpu = meter.stop();
-    }
-  });
-  const result = await p.result<R>(timeoutMs);
-  if (started && Number.isNaN(serverCpu)) serverCpu = meter.stop();
-  return { result, serverCpu };
 }
 
 const fig = (m: Measurement | undefined, key: string) => m?.figures[key] ?? Number.NaN;

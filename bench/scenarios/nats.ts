@@ -4,6 +4,8 @@
  * its own loopback port with its own data dir and stopped by PID. Rounds interleave OnceDB and the
  * peer; ratios are pair by pair. Until OnceDB has a NATS listener, only nats-server is measured.
  */
+
+import { runMeteredPid } from "../harness/child.js";
 import { removeDir, tempDir } from "../harness/dirs.js";
 import { fmtNum } from "../harness/format.js";
 import { ensurePeer, NATS_SERVER_VERSION, type PeerProcess, startNatsServer } from "../harness/peers.js";
@@ -19,7 +21,6 @@ import {
   type FigureSpec,
   type Measurement,
   runInterleaved,
-  runMeteredPid,
   startOnceDbWith,
   statusOf,
   type Target,

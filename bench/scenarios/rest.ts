@@ -7,6 +7,7 @@
  * Until OnceDB has an HTTP listener, only HarperDB is measured.
  */
 import { randomBytes } from "node:crypto";
+import { runMeteredPid } from "../harness/child.js";
 import { removeDir, tempDir } from "../harness/dirs.js";
 import { fmtNum } from "../harness/format.js";
 import {
@@ -34,7 +35,6 @@ import {
   type FigureSpec,
   type Measurement,
   runInterleaved,
-  runMeteredPid,
   startOnceDbWith,
   statusOf,
   type Target,
