@@ -20,6 +20,7 @@ import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
 import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
 import { waitQuiet } from "../harness/settle.js";
+import { type CommitSpan, type ProduceSpan, readSpans } from "../harness/span-probe.js";
 import { medianPercentiles, type Percentiles, pairRatios, percentiles, summarize } from "../harness/stats.js";
 import type { Row, Scenario, ScenarioContext, ScenarioResult, TimeSeries } from "../harness/types.js";
 import type { AckProbeConfig, AckProbeResult } from "../load/ack-probe.js";
@@ -49,11 +50,11 @@ const PHASES: { id: PhaseId; label: string }[] = [
 function timing(quick: boolean, runs: number) {
   return quick
     ? // One short round: --quick proves the scenario works, it does not settle a figure.
-      { bigBytes: 100e6, phaseMs: 2000, gapMs: 500, probeWarmMs: 500, fsyncMs: 300, rounds: 1 }
+      { bigBytes: 60e6, phaseMs: 1500, gapMs: 400, probeWarmMs: 500, fsyncMs: 300, rounds: 1 }
     : {
-        bigBytes: 1e9,
-        phaseMs: 8000,
-        gapMs: 1500,
+        bigBytes: 0.5e9,
+        phaseMs: 6000,
+        gapMs: 1000,
         probeWarmMs: 2000,
         fsyncMs: 1000,
         rounds: Math.min(runs, 3),
@@ -73,9 +74,24 @@ interface LoopStall {
   control: Percentiles;
 }
 
+/**
+ * Where inside OnceDB the phase's produce acks waited (harness/span-probe.ts), p99 of each step,
+ * ms: held = frame read to answer ready; queued = first submit to hand-over to the writer
+ * thread; toWriter = hand-over to the writer beginning; commit = SQLite transaction and fsync;
+ * back = commit done to the main thread hearing of it.
+ */
+interface ServerSpans {
+  held: Percentiles;
+  queued: number;
+  toWriter: number;
+  commit: number;
+  back: number;
+}
+
 interface PhaseRun {
   id: PhaseId;
   stall: LoopStall;
+  server: ServerSpans;
   startWall: number;
   endWall: number;
   ack: Percentiles;
@@ -125,18 +141,27 @@ export const responsivenessScenario: Scenario = {
       `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); the same with the fetcher process at niceness 19 (standing in for a consumer on another machine, whose CPU would not compete with the server's); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
       "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
       `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
+      "In server (from OnceDB's diagnostics channels, preloaded probe bench/harness/span-probe.ts): ack held = a Produce frame read to its answer ready, p99 / max over the phase's requests; its commit path, p99 of each step over the phase's commits: queued (first submit to hand-over to the writer thread), to writer (hand-over to the transaction beginning), commit (SQLite transaction with its fsync), back (to the main thread hearing of it). The probe's latency also holds the time before the server read the request and after it wrote the answer.",
       "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it. The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's.",
     ];
     const dataDir = tempDir(opts.dataRoot, "responsiveness");
     const eldDir = tempDir(opts.dataRoot, "responsiveness-eld");
-    const eld = { server: path.join(eldDir, "server.eld"), control: path.join(eldDir, "control.eld") };
+    const eld = {
+      server: path.join(eldDir, "server.eld"),
+      control: path.join(eldDir, "control.eld"),
+      spans: path.join(eldDir, "server.spans"),
+    };
     progress.step("responsiveness: starting OnceDB", 2000);
     const control = startControl(eld.control);
     const server = await OnceServer.start({
       cli: opts.oncedbCli,
       dataDir,
       extraArgs: ["--retention-check-interval-ms", String(RETENTION_INTERVAL_MS)],
-      env: { NODE_OPTIONS: eldImport(), ONCEDB_BENCH_ELD_FILE: eld.server },
+      env: {
+        NODE_OPTIONS: `${eldImport()} ${spanImport()}`,
+        ONCEDB_BENCH_ELD_FILE: eld.server,
+        ONCEDB_BENCH_SPANS_FILE: eld.spans,
+      },
     });
     const kafka = new Kafka({
       clientId: "oncedb-bench-resp-admin",
@@ -221,6 +246,15 @@ export const responsivenessScenario: Scenario = {
               : `${fmtNum(excessStat.median)} [${fmtCompact(excessStat.min)}-${fmtCompact(excessStat.max)}]`,
             "server loop stall p99 / max": `${fmtNum(summarize(list.map((x) => x.stall.server.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.server.max)).median)}`,
             "idle process stall p99 / max": `${fmtNum(summarize(list.map((x) => x.stall.control.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.control.max)).median)}`,
+            "in server: ack held p99 / max": `${fmtNum(summarize(list.map((x) => x.server.held.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.server.held.max)).median)}`,
+            "in server p99: queued / to writer / commit / back": [
+              (x: PhaseRun) => x.server.queued,
+              (x: PhaseRun) => x.server.toWriter,
+              (x: PhaseRun) => x.server.commit,
+              (x: PhaseRun) => x.server.back,
+            ]
+              .map((f) => fmtNum(summarize(list.map(f)).median))
+              .join(" / "),
             samples: fmtNum(summarize(list.map((x) => x.ack.count)).median),
             "server CPU": summarize(list.map((x) => x.serverCpu)).median.toFixed(2),
             "during the phase": what[ph.id](rounds[rounds.length - 1], list[list.length - 1]),
@@ -309,7 +343,7 @@ async function oneRound(
   server: OnceServer,
   admin: Admin,
   dataDir: string,
-  eld: { server: string; control: string },
+  eld: { server: string; control: string; spans: string },
   probeTopic: string,
   r: number,
   t: Timing,
@@ -366,7 +400,7 @@ async function oneRound(
     maxSamples: 1_000_000,
   };
   const probe = new LoadProcess("ack-probe", probeCfg);
-  const windows: Omit<PhaseRun, "ack" | "ackDuringOp" | "stall">[] = [];
+  const windows: Omit<PhaseRun, "ack" | "ackDuringOp" | "stall" | "server">[] = [];
   let probeStartWall = 0;
   try {
     await probe.waitFor("ready", 20_000);
@@ -479,8 +513,9 @@ async function oneRound(
     probe.send({ type: "stop" });
     const res = await probe.result<AckProbeResult>(30_000);
     const { sendWallMs, latencyMs, ...probeRest } = res;
-    await sleep(1200); // both loop-stall files are appended once a second
+    await sleep(1200); // the loop-stall and span files are appended once a second
     const stalls = { server: readEld(readText(eld.server)), control: readEld(readText(eld.control)) };
+    const spans = readSpans(readText(eld.spans));
     const inWindow = (xs: [number, number][], w: { startWall: number; endWall: number }) =>
       percentiles(xs.filter(([at]) => at >= w.startWall && at < w.endWall).map(([, v]) => v));
     const phases: PhaseRun[] = windows.map((w) => {
@@ -493,7 +528,13 @@ async function oneRound(
         if (at >= w.startWall && at < opEnd) during.push(latencyMs[i]);
       }
       const stall = { server: inWindow(stalls.server, w), control: inWindow(stalls.control, w) };
-      return { ...w, ack: percentiles(xs), ackDuringOp: percentiles(during), stall };
+      return {
+        ...w,
+        ack: percentiles(xs),
+        ackDuringOp: percentiles(during),
+        stall,
+        server: serverSpans(spans, w),
+      };
     });
     const series: Record<string, [number, number][]> = {};
     for (const w of windows) {
@@ -525,6 +566,30 @@ async function oneRound(
   } finally {
     await probe.stop();
   }
+}
+
+function serverSpans(
+  spans: { produces: ProduceSpan[]; commits: CommitSpan[] },
+  w: { startWall: number; endWall: number },
+): ServerSpans {
+  const inW = (at: number) => at >= w.startWall && at < w.endWall;
+  const commits = spans.commits.filter((c) => inW(c.sentAt));
+  const p99 = (f: (c: CommitSpan) => number) => percentiles(commits.map(f)).p99;
+  return {
+    held: percentiles(
+      spans.produces.filter((p) => inW(p.receivedAt)).map((p) => p.answeredAt - p.receivedAt),
+    ),
+    queued: p99((c) => c.sentAt - c.submittedAt),
+    toWriter: p99((c) => c.startedAt - c.sentAt),
+    commit: p99((c) => c.endedAt - c.startedAt),
+    back: p99((c) => c.doneAt - c.endedAt),
+  };
+}
+
+const SPAN_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "harness", "span-probe.js");
+
+function spanImport(): string {
+  return `--import ${pathToFileURL(SPAN_PROBE).href}`;
 }
 
 const ELD_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "harness", "eld-probe.js");

@@ -7,7 +7,14 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: "ready" }
-  | { readonly type: "committed"; readonly id: number; readonly commitUs: number }
+  | {
+      readonly type: "committed";
+      readonly id: number;
+      readonly commitUs: number;
+      /** Wall-clock ms (util/diagnostics wallNowMs) when the transaction began and when COMMIT returned. */
+      readonly startedAt: number;
+      readonly endedAt: number;
+    }
   | { readonly type: "failed"; readonly id: number; readonly code: string; readonly message: string }
   | { readonly type: "closed" };
 

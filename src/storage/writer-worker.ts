@@ -12,6 +12,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { wallNowMs } from "../util/diagnostics.js";
 import { applyPragmas } from "./pragmas.js";
 import { WRITE_SQL, type WriteOp, type WriteSqlName } from "./sql.js";
 import type { FromWorker, ToWorker, WriterWorkerData } from "./writer-protocol.js";
@@ -74,9 +75,16 @@ port.on("message", (msg: ToWorker) => {
     return;
   }
   const started = process.hrtime.bigint();
+  const startedAt = wallNowMs();
   try {
     runCommit(msg.ops);
-    post({ type: "committed", id: msg.id, commitUs: Number((process.hrtime.bigint() - started) / 1000n) });
+    post({
+      type: "committed",
+      id: msg.id,
+      commitUs: Number((process.hrtime.bigint() - started) / 1000n),
+      startedAt,
+      endedAt: wallNowMs(),
+    });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     post({ type: "failed", id: msg.id, code: e.code ?? "UNKNOWN", message: e.message ?? String(err) });

@@ -12,6 +12,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { assert } from "../util/assert.js";
+import { type CommitEvent, commitChannel, wallNowMs } from "../util/diagnostics.js";
 import type { WriteOp } from "./sql.js";
 import type { FromWorker, ToWorker, WriterWorkerData } from "./writer-protocol.js";
 
@@ -31,6 +32,9 @@ interface Group {
   transfer: ArrayBuffer[];
   bytes: number;
   waiters: { resolve: () => void; reject: (e: Error) => void }[];
+  /** Wall-clock ms of the first submit and of the hand-over to the worker (diagnostics only). */
+  submittedAt: number;
+  sentAt: number;
 }
 
 export interface WriterStats {
@@ -90,7 +94,15 @@ export class Writer {
     if (this.closing) return Promise.reject(new StorageError("CLOSED", "storage is closed"));
     let group = this.pending;
     if (!group) {
-      group = { id: this.nextGroupId++, ops: [], transfer: [], bytes: 0, waiters: [] };
+      group = {
+        id: this.nextGroupId++,
+        ops: [],
+        transfer: [],
+        bytes: 0,
+        waiters: [],
+        submittedAt: commitChannel.hasSubscribers ? wallNowMs() : 0,
+        sentAt: 0,
+      };
       this.pending = group;
     }
     for (const op of ops) group.ops.push(op);
@@ -118,6 +130,7 @@ export class Writer {
     const group = this.pending;
     this.pending = null;
     this.inFlight = group;
+    if (commitChannel.hasSubscribers) group.sentAt = wallNowMs();
     const msg: ToWorker = { type: "commit", id: group.id, ops: group.ops };
     this.worker.postMessage(msg, group.transfer);
   }
@@ -133,6 +146,17 @@ export class Writer {
         this.stats.lastCommitUs = msg.commitUs;
         for (const w of group.waiters) w.resolve();
         if (this.pending) this.flush();
+        if (commitChannel.hasSubscribers && group.sentAt > 0) {
+          commitChannel.publish({
+            id: group.id,
+            ops: group.ops.length,
+            submittedAt: group.submittedAt,
+            sentAt: group.sentAt,
+            startedAt: msg.startedAt,
+            endedAt: msg.endedAt,
+            doneAt: wallNowMs(),
+          } satisfies CommitEvent);
+        }
         return;
       }
       case "failed":

@@ -21,6 +21,7 @@ import type net from "node:net";
 import type { Logger } from "pino";
 import type { Engine } from "../../engine/engine.js";
 import { assert } from "../../util/assert.js";
+import { type KafkaRequestEvent, kafkaRequestChannel, wallNowMs } from "../../util/diagnostics.js";
 import { type KafkaApi, NO_RESPONSE, type RequestContext } from "./api.js";
 import { decodeMessage, encodeMessage } from "./codec/codec.js";
 import { KafkaDecodeError } from "./codec/errors.js";
@@ -253,6 +254,7 @@ export class KafkaConnection {
   }
 
   private handleFrame(frame: Buffer): void {
+    const receivedAt = kafkaRequestChannel.hasSubscribers ? wallNowMs() : 0;
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
     const correlationId = frame.readInt32BE(4);
@@ -324,6 +326,7 @@ export class KafkaConnection {
           this.fail("closing connection after an unencodable response");
           return;
         }
+        if (receivedAt > 0) this.reportWhenWritten(slot, apiKey, apiVersion, receivedAt);
       }
       this.flushSlots();
       this.updateFlow();
@@ -345,6 +348,23 @@ export class KafkaConnection {
     }
     if (result instanceof Promise) result.then(finish, onError);
     else finish(result);
+  }
+
+  /** Publishes the request's timings on kafkaRequestChannel once its response is written. */
+  private reportWhenWritten(slot: Slot, apiKey: number, apiVersion: number, receivedAt: number): void {
+    const answeredAt = wallNowMs();
+    const responseBytes = slot.chunks?.reduce((n, c) => n + c.length, 0) ?? 0;
+    slot.written ??= [];
+    slot.written.push(() =>
+      kafkaRequestChannel.publish({
+        apiKey,
+        apiVersion,
+        receivedAt,
+        answeredAt,
+        writtenAt: wallNowMs(),
+        responseBytes,
+      } satisfies KafkaRequestEvent),
+    );
   }
 
   private encodeResponse(
