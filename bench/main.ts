@@ -37,9 +37,9 @@ async function main(): Promise<number> {
     .name("oncedb-bench")
     .description("OnceDB beside its peers and the machine's own limits, measured in the same run")
     .argument("[scenarios...]", `scenarios to run (default: all): ${SCENARIOS.map((s) => s.name).join(", ")}`)
-    .option("--quick", "a short pass of every scenario (about a minute)")
+    .option("--quick", "a short pass of every scenario, one run each (about 2 minutes)")
     .option("--out <dir>", "results directory", path.join(repoRoot, "bench", "results"))
-    .option("--runs <n>", "runs per figure (median of these); default 5, or 2 with --quick")
+    .option("--runs <n>", "runs per figure (median of these); default 3, or 1 with --quick")
     .option("--data-root <dir>", "where temporary data dirs go (same disk as a real deployment)", os.tmpdir())
     .option("--oncedb <path>", "OnceDB CLI entry", path.join(repoRoot, "dist", "src", "cli", "main.js"))
     .option("--peer-cache <dir>", "where peers are installed", defaultPeerCache())
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   }
   const selected = names.length > 0 ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   const quick = Boolean(o.quick);
-  const runs = o.runs ? Math.max(1, Math.min(50, Number.parseInt(o.runs, 10) || 1)) : quick ? 2 : 5;
+  const runs = o.runs ? Math.max(1, Math.min(50, Number.parseInt(o.runs, 10) || 1)) : quick ? 1 : 3;
   mkdirSync(o.dataRoot, { recursive: true });
   const scratch = tempDir(o.dataRoot, "oncedb-bench");
   const opts: RunOptions = {

@@ -18,8 +18,8 @@ const RATE = 10_000;
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { warmupMs: 500, durationMs: 2000, fsyncMs: 400, runs }
-    : { warmupMs: 2000, durationMs: 15_000, fsyncMs: 1000, runs: Math.min(runs, 3) };
+    ? { warmupMs: 500, durationMs: 1500, fsyncMs: 300, runs }
+    : { warmupMs: 2000, durationMs: 10_000, fsyncMs: 1000, runs: Math.min(runs, 3) };
 }
 
 interface E2eRun {

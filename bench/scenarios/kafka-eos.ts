@@ -32,8 +32,8 @@ const LABEL: Record<Mode, string> = {
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { warmupMs: 1000, durationMs: 3000, rounds: runs, batchesPerPartition: 250 }
-    : { warmupMs: 2000, durationMs: 10_000, rounds: runs, batchesPerPartition: 600 };
+    ? { warmupMs: 1000, durationMs: 2000, rounds: runs, batchesPerPartition: 100 }
+    : { warmupMs: 2000, durationMs: 8000, rounds: runs, batchesPerPartition: 500 };
 }
 
 interface CopyRun {

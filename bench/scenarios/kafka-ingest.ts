@@ -79,8 +79,8 @@ const VARIANTS: Variant[] = [
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 400, durationMs: 1500, appendMs: 800 }
-    : { warmupMs: 1000, durationMs: 5000, appendMs: 2000 };
+    ? { warmupMs: 300, durationMs: 1000, appendMs: 600 }
+    : { warmupMs: 1000, durationMs: 4000, appendMs: 2000 };
 }
 
 interface VariantRun {

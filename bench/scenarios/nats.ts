@@ -35,8 +35,8 @@ interface NatsEndpoint {
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 500, durationMs: 2500, pubsubMessages: 500_000, pullFill: 150_000 }
-    : { warmupMs: 1000, durationMs: 8000, pubsubMessages: 2_000_000, pullFill: 500_000 };
+    ? { warmupMs: 300, durationMs: 1500, pubsubMessages: 300_000, pullFill: 50_000 }
+    : { warmupMs: 1000, durationMs: 5000, pubsubMessages: 1_500_000, pullFill: 350_000 };
 }
 type Timing = ReturnType<typeof timing>;
 

@@ -58,8 +58,8 @@ interface RestEndpoint {
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 1000, durationMs: 3000, records: 10_000 }
-    : { warmupMs: 2000, durationMs: 10_000, records: 100_000 };
+    ? { warmupMs: 500, durationMs: 1500, records: 5000 }
+    : { warmupMs: 1500, durationMs: 6000, records: 50_000 };
 }
 type Timing = ReturnType<typeof timing>;
 
