@@ -10,5 +10,6 @@ export {
   type TopicInfo,
 } from "./engine/engine.js";
 export { EngineError, type EngineErrorName } from "./engine/errors.js";
+export type { ByteRateQuotaConfig } from "./engine/quota.js";
 export { type DecodedRecord, decodeRecords, encodeBatch, type RecordInput } from "./log/records.js";
 export { type BoundAddresses, type ListenAddress, OnceDB, type OnceDBOptions } from "./oncedb.js";

@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { Engine } from "./engine/engine.js";
+import type { ByteRateQuotaConfig } from "./engine/quota.js";
 import { KafkaServer } from "./protocol/kafka/server.js";
 
 export interface ListenAddress {
@@ -26,6 +27,11 @@ export interface OnceDBOptions {
   retentionCheckIntervalMs?: number;
   /** Largest transaction.timeout.ms a producer may ask for (default 15 minutes). */
   transactionTimeoutMsMax?: number;
+  /**
+   * Average bytes/s consumers may fetch (Kafka's consumer_byte_rate): a default for every client
+   * id and rates for particular ones; default no limit.
+   */
+  consumerQuota?: ByteRateQuotaConfig;
   /** Test-only fault injection: commits containing this write statement fail. */
   failWritesOn?: string;
 }
@@ -53,6 +59,7 @@ export class OnceDB {
       defaultPartitions: opts.defaultPartitions,
       retentionCheckIntervalMs: opts.retentionCheckIntervalMs,
       transactionTimeoutMsMax: opts.transactionTimeoutMsMax,
+      consumerQuota: opts.consumerQuota,
       failWritesOn: opts.failWritesOn,
     });
     let kafka: KafkaServer | null = null;

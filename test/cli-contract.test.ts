@@ -292,4 +292,20 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     assert.match(s.output, /nonsense/);
     assert.equal(s.lines.filter((l) => l.includes('"msg":"ready"')).length, 0);
   });
+
+  for (const [flag, value] of [
+    ["--consumer-byte-rate", "-5"],
+    ["--consumer-byte-rate", "fast"],
+    ["--client-consumer-byte-rate", "no-equals-sign"],
+    ["--client-consumer-byte-rate", "bulk=0"],
+  ] as const) {
+    it(`${flag} ${value} exits non-zero with a message`, async () => {
+      const s = new Serve([...serveArgs(tempDir(), "127.0.0.1:0"), flag, value]);
+      const exit = await s.exit();
+      assert.notEqual(exit.code, 0, s.output);
+      assert.notEqual(exit.code, null, s.output);
+      assert.ok(s.output.includes(flag) && s.output.includes(value), s.output);
+      assert.equal(s.lines.filter((l) => l.includes('"msg":"ready"')).length, 0);
+    });
+  }
 });

@@ -32,6 +32,8 @@ export interface BigFetcherConfig {
    * another machine: its CPU then mostly does not compete with the server's on a small box.
    */
   niceness?: number;
+  /** Client id on the requests (default oncedb-bench-fetch); the server's quotas go by it. */
+  clientId?: string;
 }
 
 export interface BigFetcherResult {
@@ -52,9 +54,10 @@ async function main(): Promise<BigFetcherResult> {
   const cfg = loadConfig<BigFetcherConfig>();
   if (cfg.niceness !== undefined) os.setPriority(0, cfg.niceness);
   const sock = await connect(cfg.host, cfg.port);
-  const fetchVersions = await requireApi(sock, 1, 4, "Fetch", "oncedb-bench-fetch");
+  const clientId = cfg.clientId ?? "oncedb-bench-fetch";
+  const fetchVersions = await requireApi(sock, 1, 4, "Fetch", clientId);
   const shape: FetchShape = {
-    clientId: "oncedb-bench-fetch",
+    clientId,
     topic: cfg.topic,
     partition: cfg.partition,
     maxWaitMs: 0,

@@ -6,6 +6,7 @@
  */
 import { Command } from "commander";
 import { pino } from "pino";
+import type { ByteRateQuotaConfig } from "../engine/quota.js";
 import { registerFuzzCommand } from "../fuzz/command.js";
 import { OnceDB } from "../oncedb.js";
 import { registerVerifyCommand } from "../verify/command.js";
@@ -16,6 +17,28 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
   return n;
+}
+
+function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`${flag} must be a whole number >= 0, got "${value}"`);
+  return n;
+}
+
+/** --consumer-byte-rate and --client-consumer-byte-rate as the engine's quota settings. */
+function consumerQuota(defaultRate: string, perClient: readonly string[]): ByteRateQuotaConfig {
+  const rates: Record<string, number> = {};
+  for (const spec of perClient) {
+    const eq = spec.lastIndexOf("=");
+    if (eq <= 0) throw new Error(`--client-consumer-byte-rate wants clientId=bytes, got "${spec}"`);
+    const rate = Number(spec.slice(eq + 1));
+    if (!Number.isSafeInteger(rate) || rate < 1)
+      throw new Error(`--client-consumer-byte-rate wants a positive whole number of bytes, got "${spec}"`);
+    rates[spec.slice(0, eq)] = rate;
+  }
+  const d = nonNegativeInt(defaultRate, "--consumer-byte-rate");
+  return { defaultBytesPerSec: d > 0 ? d : undefined, perClient: rates };
 }
 
 const program = new Command();
@@ -59,6 +82,17 @@ program
     "largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms)",
     "900000",
   )
+  .option(
+    "--consumer-byte-rate <bytes>",
+    "average bytes/s each consumer (client id) may fetch, as Kafka's consumer_byte_rate; 0 = no limit (env ONCEDB_CONSUMER_BYTE_RATE)",
+    process.env.ONCEDB_CONSUMER_BYTE_RATE ?? "0",
+  )
+  .option(
+    "--client-consumer-byte-rate <clientId=bytes>",
+    "the same for one client id, overriding the default (repeatable)",
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
   .action(async (opts) => {
     const logger = pino({ level: opts.logLevel, base: { pid: process.pid } });
     let db: OnceDB;
@@ -85,6 +119,7 @@ program
         defaultPartitions: partitions,
         retentionCheckIntervalMs: positiveInt(opts.retentionCheckIntervalMs, "--retention-check-interval-ms"),
         transactionTimeoutMsMax: positiveInt(opts.transactionMaxTimeoutMs, "--transaction-max-timeout-ms"),
+        consumerQuota: consumerQuota(opts.consumerByteRate, opts.clientConsumerByteRate),
         logger,
       });
     } catch (err) {

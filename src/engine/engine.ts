@@ -29,6 +29,7 @@ import { assert } from "../util/assert.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { EngineError, type EngineErrorName } from "./errors.js";
 import { type CommittedOffset, GroupOffsets, OFFSET_METADATA_BYTES_MAX } from "./group-offsets.js";
+import { ByteRateQuota, type ByteRateQuotaConfig } from "./quota.js";
 import { RETENTION_CHUNK_BATCHES, RETENTION_CHUNKS_PER_PASS_MAX, Retention } from "./retention.js";
 import {
   type EffectiveTopicConfig,
@@ -64,6 +65,8 @@ export interface EngineOptions {
   readWorkers?: number;
   /** Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms). */
   transactionTimeoutMsMax?: number;
+  /** Bytes per second consumers (by client id) may read on average (Kafka's consumer_byte_rate); unset = no limit. */
+  consumerQuota?: ByteRateQuotaConfig;
 }
 
 export interface TopicInfo {
@@ -139,6 +142,8 @@ export class Engine extends EventEmitter {
   readonly txn: TransactionCoordinator;
   readonly autoCreateTopics: boolean;
   readonly defaultPartitions: number;
+  /** Read quota per client id (engine/quota.ts), or null when reads are not limited. */
+  readonly consumerQuota: ByteRateQuota | null;
   private readonly topics = new Map<string, Topic>();
   private readonly partitionsById = new Map<number, Partition>();
   private readonly offsets = new GroupOffsets();
@@ -161,6 +166,11 @@ export class Engine extends EventEmitter {
     this.clock = opts.clock ?? systemClock;
     this.autoCreateTopics = opts.autoCreateTopics ?? true;
     this.defaultPartitions = opts.defaultPartitions ?? 1;
+    const q = opts.consumerQuota;
+    this.consumerQuota =
+      q && (q.defaultBytesPerSec !== undefined || Object.keys(q.perClient ?? {}).length > 0)
+        ? new ByteRateQuota(q)
+        : null;
     this.reader = new LogReader(store.reader);
     this.groups = new GroupCoordinator({ clock: this.clock });
     this.retention = new Retention(this, opts.retentionCheckIntervalMs ?? 300_000);
@@ -539,6 +549,16 @@ export class Engine extends EventEmitter {
     const plan = this.planFetch(topicName, partitionIndex, offset, maxBytes, isolation);
     if ("result" in plan) return plan.result;
     return this.fetchResult(plan, this.reader.fetch(plan.p.id, offset, plan.end, maxBytes));
+  }
+
+  /**
+   * Charges `bytes` just read by `clientId` to its read quota; returns how long the client must
+   * now wait before its next read, in ms (0 without a quota or within it). Adapters report it
+   * (Kafka: throttle_time_ms) and hold the client's next request back for as long.
+   */
+  chargeConsumer(clientId: string, bytes: number): number {
+    if (!this.consumerQuota || bytes <= 0) return 0;
+    return this.consumerQuota.charge(clientId, bytes, this.clock.nowMs());
   }
 
   /**

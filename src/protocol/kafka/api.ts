@@ -26,6 +26,16 @@ export interface RequestContext {
    * first; callers must treat that as "never reuse".
    */
   readonly afterWrite: (cb: () => void) => void;
+  /**
+   * Quota enforcement (KIP-219): this connection reads no further request for `ms` after this
+   * one. The response itself goes out at once and carries the same time as throttle_time_ms.
+   */
+  readonly throttle: (ms: number) => void;
+  /**
+   * From now on this connection's responses go to the socket no faster than `bytesPerSec` on
+   * average (a quota-limited client's answers are spread out instead of sent in one burst).
+   */
+  readonly pace: (bytesPerSec: number) => void;
 }
 
 export interface KafkaAdapterConfig {

@@ -43,11 +43,20 @@ const CLOSE_FLUSH_MS = 1000;
  * connections served in between.
  */
 export const WRITE_TURN_BYTES = 1024 * 1024;
+/**
+ * A paced connection (RequestContext.pace) may write this much time's worth of its rate at once
+ * after being idle: the time it spent waiting for its next request and the read is not lost to
+ * it, while a backlog still goes out as a trickle.
+ */
+export const PACE_CREDIT_MS = 100;
 
 export interface ConnectionOptions {
   readonly frameBytesMax: number;
   readonly apis: ReadonlyMap<number, KafkaApi>;
-  readonly context: Omit<RequestContext, "apiVersion" | "clientId" | "clientHost" | "afterWrite">;
+  readonly context: Omit<
+    RequestContext,
+    "apiVersion" | "clientId" | "clientHost" | "afterWrite" | "throttle" | "pace"
+  >;
   readonly logger: Logger | undefined;
   readonly onClose: (c: KafkaConnection) => void;
 }
@@ -80,6 +89,12 @@ export class KafkaConnection {
   private ending = false;
   /** A non-Produce request is being handled: no further request starts until it is answered. */
   private muted = false;
+  /** A quota was exceeded: no further request starts until this timer fires (RequestContext.throttle). */
+  private throttleTimer: NodeJS.Timeout | null = null;
+  /** Set by RequestContext.pace: response bytes per second, 0 = as fast as the socket takes them. */
+  private paceBytesPerSec = 0;
+  /** performance.now() before which a paced connection writes nothing more (see pump()). */
+  private paceNextAt = 0;
   private readonly remote: string;
   private readonly engine: Engine;
 
@@ -116,6 +131,8 @@ export class KafkaConnection {
 
   private onClosed(): void {
     this.closed = true;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     this.engine.off("drain", this.onEngineDrain);
     this.opts.onClose(this);
   }
@@ -201,9 +218,21 @@ export class KafkaConnection {
     this.updateFlow();
   }
 
+  private throttle(ms: number): void {
+    if (ms <= 0 || this.closed) return;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      this.updateFlow();
+    }, ms);
+    this.throttleTimer.unref();
+    this.updateFlow();
+  }
+
   private mustStop(): boolean {
     return (
       this.muted ||
+      this.throttleTimer !== null ||
       this.inFlight >= REQUESTS_IN_FLIGHT_MAX ||
       this.pausedForWrite ||
       this.outBytes > WRITE_TURN_BYTES ||
@@ -295,6 +324,11 @@ export class KafkaConnection {
       afterWrite: (cb) => {
         slot.written ??= [];
         slot.written.push(cb);
+      },
+      throttle: (ms) => this.throttle(ms),
+      pace: (bytesPerSec) => {
+        assert(bytesPerSec > 0, "pace needs a positive rate");
+        this.paceBytesPerSec = bytesPerSec;
       },
     };
     this.slots.push(slot);
@@ -419,10 +453,13 @@ export class KafkaConnection {
    */
   private pump(): void {
     if (this.closed || this.socket.destroyed) return;
-    let wrote = false;
-    while (this.out.length > 0 && this.turnBytes < WRITE_TURN_BYTES && !this.pausedForWrite) {
-      if (!wrote) this.socket.cork();
-      wrote = true;
+    const rate = this.paceBytesPerSec;
+    // A paced connection writes nothing until its rate has paid for what it already wrote, so a
+    // quota-limited consumer takes a steady trickle of CPU instead of bursts that fill the cores.
+    const held = rate > 0 && performance.now() < this.paceNextAt;
+    let wrote = 0;
+    while (!held && this.out.length > 0 && this.turnBytes < WRITE_TURN_BYTES && !this.pausedForWrite) {
+      if (wrote === 0) this.socket.cork();
       const head = this.out[0]!;
       const room = WRITE_TURN_BYTES - this.turnBytes;
       let buf = head.buf;
@@ -436,19 +473,29 @@ export class KafkaConnection {
       }
       this.outBytes -= buf.length;
       this.turnBytes += buf.length;
+      wrote += buf.length;
       // The callback runs once libuv is done with the memory (even on error): only then may
       // a response's buffers be reused.
       if (!this.socket.write(buf, done)) this.pausedForWrite = true;
     }
-    if (wrote) this.socket.uncork();
-    if (this.turnBytes > 0 && !this.turnScheduled) {
+    if (wrote > 0) {
+      this.socket.uncork();
+      if (rate > 0) {
+        const from = Math.max(performance.now() - PACE_CREDIT_MS, this.paceNextAt);
+        this.paceNextAt = from + (wrote * 1000) / rate;
+      }
+    }
+    const more = this.turnBytes > 0 || (held && this.out.length > 0);
+    if (more && !this.turnScheduled) {
       this.turnScheduled = true;
-      setImmediate(() => {
+      const next = () => {
         this.turnScheduled = false;
         this.turnBytes = 0;
         this.pump();
         this.updateFlow();
-      });
+      };
+      if (rate > 0) setTimeout(next, Math.max(0, this.paceNextAt - performance.now()));
+      else setImmediate(next);
     }
     if (this.out.length === 0 && this.ending) this.socket.end();
   }

@@ -14,6 +14,9 @@
  * found is always returned so a consumer can make progress (KIP-74).
  * Long poll: if fewer than min_bytes are ready, wait up to max_wait_ms for any requested
  * partition's high watermark to move, then read again.
+ * Quota: with a consumer byte rate set, the bytes sent are charged to the client id; when it is
+ * over, the answer carries throttle_time_ms and the connection reads nothing more for as long.
+ * The connection's answers are also paced at that rate, so they trickle out rather than burst.
  */
 import type { FetchRequestItem, IsolationLevel } from "../../../engine/engine.js";
 import type { Partition } from "../../../log/partition.js";
@@ -93,6 +96,11 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
       result = await readOnce(req, ctx, isolation);
     }
     ctx.afterWrite(result.release);
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: result.responses };
+    const clientId = ctx.clientId ?? "";
+    const rate = ctx.engine.consumerQuota?.rateFor(clientId);
+    if (rate !== undefined) ctx.pace(rate);
+    const throttleTimeMs = ctx.engine.chargeConsumer(clientId, result.total);
+    ctx.throttle(throttleTimeMs);
+    return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: result.responses };
   },
 });

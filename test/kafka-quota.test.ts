@@ -1,0 +1,208 @@
+/**
+ * Consumer byte-rate quota (`oncedb serve --consumer-byte-rate`), against a real server: a Fetch
+ * over the quota is answered with throttle_time_ms, its bytes are paced at the rate, the
+ * connection reads nothing more until the throttle time has passed (KIP-219), the debt belongs to the client id across connections, and a kafkajs
+ * consumer under a quota still receives every record intact. `--client-consumer-byte-rate`
+ * limits the client ids it names, at their own rates, and nobody else.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Kafka } from "kafkajs";
+import { WRITE_TURN_BYTES } from "../src/protocol/kafka/connection.js";
+import { ApiVersions, Fetch, type FetchRequest } from "../src/protocol/kafka/generated/messages.js";
+import { kafkaClient } from "./helpers/kafka.js";
+import { RawKafka } from "./helpers/raw-kafka.js";
+import { startServer, type TestServer } from "./helpers/server.js";
+import { waitFor } from "./helpers/wait.js";
+
+const RATE = 1_000_000;
+const TOPIC = "quota";
+const MESSAGES = 25;
+const VALUE_BYTES = 100_000;
+/** Timer granularity and scheduling on a busy machine. */
+const SLACK_MS = 60;
+
+function fetchBody(topic: string, fetchOffset: number, maxBytes: number): FetchRequest {
+  const noUuid = "AAAAAAAAAAAAAAAAAAAAAA";
+  return {
+    clusterId: null,
+    replicaId: -1,
+    replicaState: { replicaId: -1, replicaEpoch: -1 },
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        topicId: noUuid,
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch: -1,
+            fetchOffset,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1,
+            partitionMaxBytes: maxBytes,
+            replicaDirectoryId: noUuid,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: "",
+  };
+}
+
+function value(i: number): Buffer {
+  return Buffer.alloc(VALUE_BYTES, 97 + (i % 26));
+}
+
+async function fill(kafka: Kafka): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: true });
+  await producer.connect();
+  try {
+    for (let i = 0; i < MESSAGES; i++) {
+      await producer.send({ topic: TOPIC, acks: -1, messages: [{ key: String(i), value: value(i) }] });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function fetchAll(c: RawKafka) {
+  const r = await c.request(Fetch, 11, fetchBody(TOPIC, 0, 8 << 20));
+  const p = r.body.responses![0]!.partitions![0]!;
+  assert.equal(p.errorCode, 0);
+  return { throttleTimeMs: r.body.throttleTimeMs ?? 0, bytes: (p.records as Buffer | null)?.length ?? 0 };
+}
+
+describe("consumer byte-rate quota", { timeout: 120_000 }, () => {
+  let limited: TestServer;
+  let perClient: TestServer;
+  let unlimited: TestServer;
+  /** RawKafka's client id (src/protocol/kafka/client.ts). */
+  const RAW_CLIENT = "oncedb-cli";
+
+  before(async () => {
+    [limited, perClient, unlimited] = await Promise.all([
+      startServer({ args: ["--consumer-byte-rate", String(RATE)] }),
+      startServer({
+        args: [
+          "--client-consumer-byte-rate",
+          `${RAW_CLIENT}=${RATE / 2}`,
+          "--client-consumer-byte-rate",
+          "other=1",
+        ],
+      }),
+      startServer({ args: ["--client-consumer-byte-rate", "someone-else=1"] }),
+    ]);
+    await Promise.all([limited, perClient, unlimited].map((s) => fill(kafkaClient(s.kafkaAddress))));
+  });
+
+  after(async () => {
+    await Promise.all([limited?.stop(), perClient?.stop(), unlimited?.stop()]);
+  });
+
+  it("answers a Fetch over the quota with throttle_time_ms, paces it, then reads nothing for that long", async () => {
+    const c = await RawKafka.connect(limited.kafkaAddress);
+    try {
+      const sentAt = performance.now();
+      const f = await fetchAll(c);
+      const answerMs = performance.now() - sentAt;
+      assert.ok(f.bytes > 2 * RATE, `the whole backlog came in one answer (${f.bytes} bytes)`);
+      // A full bucket (one second's worth) pays for RATE bytes; the rest is debt at RATE bytes/s.
+      const expected = Math.ceil(((f.bytes - RATE) * 1000) / RATE);
+      assert.ok(
+        Math.abs(f.throttleTimeMs - expected) <= SLACK_MS,
+        `throttle_time_ms ${f.throttleTimeMs}, expected about ${expected}`,
+      );
+      // Paced: after the first write turn (1 MiB) the answer trickles out at RATE.
+      const paceMs = ((f.bytes - WRITE_TURN_BYTES) * 1000) / RATE;
+      assert.ok(answerMs >= paceMs - SLACK_MS, `answer took ${answerMs} ms, pacing needs ${paceMs}`);
+      const v = await c.request(ApiVersions, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" });
+      assert.equal(v.body.errorCode, 0);
+      const held = performance.now() - sentAt;
+      assert.ok(
+        held >= f.throttleTimeMs - SLACK_MS,
+        `next request held ${held} ms, throttle ${f.throttleTimeMs}`,
+      );
+    } finally {
+      c.close();
+    }
+  });
+
+  it("charges the client id, whatever the connection", async () => {
+    // RawKafka connections all present client id "oncedb-cli": the debt follows it.
+    const a = await RawKafka.connect(limited.kafkaAddress);
+    const b = await RawKafka.connect(limited.kafkaAddress);
+    try {
+      const first = await fetchAll(a);
+      assert.ok(first.throttleTimeMs > 0);
+      const second = await c2(b);
+      assert.ok(
+        second > first.throttleTimeMs,
+        `a new connection inherits the debt (${second} ms after ${first.throttleTimeMs} ms)`,
+      );
+    } finally {
+      a.close();
+      b.close();
+    }
+    async function c2(c: RawKafka) {
+      return (await fetchAll(c)).throttleTimeMs;
+    }
+  });
+
+  it("lets a kafkajs consumer under the quota read every record intact", async () => {
+    const kafka = kafkaClient(limited.kafkaAddress, { clientId: "quota-consumer" });
+    const consumer = kafka.consumer({ groupId: "quota-group", maxWaitTimeInMs: 100 });
+    const got = new Map<number, Buffer>();
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          got.set(Number(message.key!.toString()), message.value!);
+        },
+      });
+      await waitFor(
+        () => got.size === MESSAGES,
+        60_000,
+        () => `${got.size}/${MESSAGES} records`,
+      );
+    } finally {
+      await consumer.disconnect();
+    }
+    for (let i = 0; i < MESSAGES; i++) assert.ok(got.get(i)?.equals(value(i)), `record ${i} intact`);
+  });
+
+  it("limits a client id named by --client-consumer-byte-rate at its own rate", async () => {
+    const c = await RawKafka.connect(perClient.kafkaAddress);
+    try {
+      const f = await fetchAll(c);
+      const rate = RATE / 2;
+      const expected = Math.ceil(((f.bytes - rate) * 1000) / rate);
+      assert.ok(
+        Math.abs(f.throttleTimeMs - expected) <= SLACK_MS,
+        `throttle_time_ms ${f.throttleTimeMs}, expected about ${expected}`,
+      );
+    } finally {
+      c.close();
+    }
+  });
+
+  it("throttles nobody the flags do not name", async () => {
+    const c = await RawKafka.connect(unlimited.kafkaAddress);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const f = await fetchAll(c);
+        assert.ok(f.bytes > 2 * RATE);
+        assert.equal(f.throttleTimeMs, 0);
+      }
+    } finally {
+      c.close();
+    }
+  });
+});
