@@ -45,6 +45,8 @@ const APIS = [
   "SaslHandshake",
   "SaslAuthenticate",
   "OffsetDelete",
+  "AlterConfigs",
+  "IncrementalAlterConfigs",
 ];
 
 /** Versioned non-API structures (serialized with a leading int16 version by their users). */

@@ -451,14 +451,32 @@ export class Engine extends EventEmitter {
     this.retention.reclaimSoon();
   }
 
-  async alterTopicConfigs(name: string, configs: Readonly<Record<string, string | null>>): Promise<void> {
+  /**
+   * Changes a topic's config overrides: a null value removes one (back to the default). With
+   * `replace`, names not given return to their defaults too (Kafka's AlterConfigs); otherwise
+   * the others are kept (IncrementalAlterConfigs). `validateOnly` checks without changing. A
+   * change to retention runs a retention pass soon, so a lowered limit takes effect at once.
+   */
+  async alterTopicConfigs(
+    name: string,
+    configs: Readonly<Record<string, string | null>>,
+    opts: { replace?: boolean; validateOnly?: boolean } = {},
+  ): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
-    const merged = { ...topic.configs, ...configs };
-    const valid = validateTopicConfigs(merged);
+    const next = opts.replace ? { ...configs } : { ...topic.configs, ...configs };
+    const valid = validateTopicConfigs(next);
+    if (opts.validateOnly) return;
     await this.submit([["updateTopicConfigs", [JSON.stringify(valid), topic.id]]]);
+    const before = topic.effective;
     topic.configs = valid;
     topic.effective = effectiveConfig(valid);
+    if (
+      topic.effective.retentionMs !== before.retentionMs ||
+      topic.effective.retentionBytes !== before.retentionBytes
+    ) {
+      this.retention.reclaimSoon();
+    }
   }
 
   /** Every known config with its value and whether it is the default. */

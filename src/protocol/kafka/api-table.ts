@@ -5,6 +5,7 @@
 import type { KafkaApi } from "./api.js";
 import { AddOffsetsToTxnApi } from "./handlers/add-offsets-to-txn.js";
 import { AddPartitionsToTxnApi } from "./handlers/add-partitions-to-txn.js";
+import { AlterConfigsApi } from "./handlers/alter-configs.js";
 import { ApiVersionsApi, advertised } from "./handlers/api-versions.js";
 import { CreatePartitionsApi } from "./handlers/create-partitions.js";
 import { CreateTopicsApi } from "./handlers/create-topics.js";
@@ -19,6 +20,7 @@ import { EndTxnApi } from "./handlers/end-txn.js";
 import { FetchApi } from "./handlers/fetch.js";
 import { FindCoordinatorApi } from "./handlers/find-coordinator.js";
 import { HeartbeatApi } from "./handlers/heartbeat.js";
+import { IncrementalAlterConfigsApi } from "./handlers/incremental-alter-configs.js";
 import { InitProducerIdApi } from "./handlers/init-producer-id.js";
 import { JoinGroupApi } from "./handlers/join-group.js";
 import { LeaveGroupApi } from "./handlers/leave-group.js";
@@ -52,6 +54,8 @@ const apis: KafkaApi<any, any>[] = [
   DeleteTopicsApi,
   DeleteRecordsApi,
   DescribeConfigsApi,
+  AlterConfigsApi,
+  IncrementalAlterConfigsApi,
   CreatePartitionsApi,
   DeleteGroupsApi,
   InitProducerIdApi,

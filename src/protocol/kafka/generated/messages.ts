@@ -3294,6 +3294,199 @@ export const OffsetDelete = {
   response: OffsetDeleteResponseSchema,
 } as const satisfies ApiSpec<OffsetDeleteRequest, OffsetDeleteResponse>;
 
+// ---- AlterConfigs (apiKey 33) ----
+
+export interface AlterConfigsRequest {
+  /** The updates for each resource. (v0+) */
+  resources: AlterConfigsRequestResource[];
+  /** True if we should validate the request, but not change the configurations. (v0+) */
+  validateOnly: boolean;
+}
+
+export interface AlterConfigsRequestResource {
+  /** The resource type. (v0+) */
+  resourceType: number;
+  /** The resource name. (v0+) */
+  resourceName: string;
+  /** The configurations. (v0+) */
+  configs: AlterConfigsRequestAlterableConfig[];
+}
+
+export interface AlterConfigsRequestAlterableConfig {
+  /** The configuration key name. (v0+) */
+  name: string;
+  /** The value to set for the configuration key. (v0+) */
+  value: string | null;
+}
+
+export const AlterConfigsRequestSchema: MessageSchema<AlterConfigsRequest> = {
+  name: "AlterConfigsRequest",
+  kind: "request",
+  apiKey: 33,
+  validVersions: [0, 2],
+  flexibleVersions: [2, N],
+  fields: [
+    {
+      name: "resources", type: "array", item: "struct", struct: "AlterConfigsResource", versions: [0, N],
+      fields: [
+        { name: "resourceType", type: "int8", versions: [0, N] },
+        { name: "resourceName", type: "string", versions: [0, N] },
+        {
+          name: "configs", type: "array", item: "struct", struct: "AlterableConfig", versions: [0, N],
+          fields: [
+            { name: "name", type: "string", versions: [0, N] },
+            { name: "value", type: "string", versions: [0, N], nullableVersions: [0, N] },
+          ],
+        },
+      ],
+    },
+    { name: "validateOnly", type: "bool", versions: [0, N] },
+  ],
+};
+
+export interface AlterConfigsResponse {
+  /** Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v0+) */
+  throttleTimeMs?: number;
+  /** The responses for each resource. (v0+) */
+  responses?: readonly AlterConfigsResponseResourceResponse[];
+}
+
+export interface AlterConfigsResponseResourceResponse {
+  /** The resource error code. (v0+) */
+  errorCode?: number;
+  /** The resource error message, or null if there was no error. (v0+) */
+  errorMessage?: string | null;
+  /** The resource type. (v0+) */
+  resourceType?: number;
+  /** The resource name. (v0+) */
+  resourceName?: string;
+}
+
+export const AlterConfigsResponseSchema: MessageSchema<AlterConfigsResponse> = {
+  name: "AlterConfigsResponse",
+  kind: "response",
+  apiKey: 33,
+  validVersions: [0, 2],
+  flexibleVersions: [2, N],
+  fields: [
+    { name: "throttleTimeMs", type: "int32", versions: [0, N] },
+    {
+      name: "responses", type: "array", item: "struct", struct: "AlterConfigsResourceResponse", versions: [0, N],
+      fields: [
+        { name: "errorCode", type: "int16", versions: [0, N] },
+        { name: "errorMessage", type: "string", versions: [0, N], nullableVersions: [0, N] },
+        { name: "resourceType", type: "int8", versions: [0, N] },
+        { name: "resourceName", type: "string", versions: [0, N] },
+      ],
+    },
+  ],
+};
+
+export const AlterConfigs = {
+  apiKey: 33,
+  name: "AlterConfigs",
+  request: AlterConfigsRequestSchema,
+  response: AlterConfigsResponseSchema,
+} as const satisfies ApiSpec<AlterConfigsRequest, AlterConfigsResponse>;
+
+// ---- IncrementalAlterConfigs (apiKey 44) ----
+
+export interface IncrementalAlterConfigsRequest {
+  /** The incremental updates for each resource. (v0+) */
+  resources: IncrementalAlterConfigsRequestAlterConfigsResource[];
+  /** True if we should validate the request, but not change the configurations. (v0+) */
+  validateOnly: boolean;
+}
+
+export interface IncrementalAlterConfigsRequestAlterConfigsResource {
+  /** The resource type. (v0+) */
+  resourceType: number;
+  /** The resource name. (v0+) */
+  resourceName: string;
+  /** The configurations. (v0+) */
+  configs: IncrementalAlterConfigsRequestAlterableConfig[];
+}
+
+export interface IncrementalAlterConfigsRequestAlterableConfig {
+  /** The configuration key name. (v0+) */
+  name: string;
+  /** The type (Set, Delete, Append, Subtract) of operation. (v0+) */
+  configOperation: number;
+  /** The value to set for the configuration key. (v0+) */
+  value: string | null;
+}
+
+export const IncrementalAlterConfigsRequestSchema: MessageSchema<IncrementalAlterConfigsRequest> = {
+  name: "IncrementalAlterConfigsRequest",
+  kind: "request",
+  apiKey: 44,
+  validVersions: [0, 1],
+  flexibleVersions: [1, N],
+  fields: [
+    {
+      name: "resources", type: "array", item: "struct", struct: "AlterConfigsResource", versions: [0, N],
+      fields: [
+        { name: "resourceType", type: "int8", versions: [0, N] },
+        { name: "resourceName", type: "string", versions: [0, N] },
+        {
+          name: "configs", type: "array", item: "struct", struct: "AlterableConfig", versions: [0, N],
+          fields: [
+            { name: "name", type: "string", versions: [0, N] },
+            { name: "configOperation", type: "int8", versions: [0, N] },
+            { name: "value", type: "string", versions: [0, N], nullableVersions: [0, N] },
+          ],
+        },
+      ],
+    },
+    { name: "validateOnly", type: "bool", versions: [0, N] },
+  ],
+};
+
+export interface IncrementalAlterConfigsResponse {
+  /** Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v0+) */
+  throttleTimeMs?: number;
+  /** The responses for each resource. (v0+) */
+  responses?: readonly IncrementalAlterConfigsResponseAlterConfigsResourceResponse[];
+}
+
+export interface IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
+  /** The resource error code. (v0+) */
+  errorCode?: number;
+  /** The resource error message, or null if there was no error. (v0+) */
+  errorMessage?: string | null;
+  /** The resource type. (v0+) */
+  resourceType?: number;
+  /** The resource name. (v0+) */
+  resourceName?: string;
+}
+
+export const IncrementalAlterConfigsResponseSchema: MessageSchema<IncrementalAlterConfigsResponse> = {
+  name: "IncrementalAlterConfigsResponse",
+  kind: "response",
+  apiKey: 44,
+  validVersions: [0, 1],
+  flexibleVersions: [1, N],
+  fields: [
+    { name: "throttleTimeMs", type: "int32", versions: [0, N] },
+    {
+      name: "responses", type: "array", item: "struct", struct: "AlterConfigsResourceResponse", versions: [0, N],
+      fields: [
+        { name: "errorCode", type: "int16", versions: [0, N] },
+        { name: "errorMessage", type: "string", versions: [0, N], nullableVersions: [0, N] },
+        { name: "resourceType", type: "int8", versions: [0, N] },
+        { name: "resourceName", type: "string", versions: [0, N] },
+      ],
+    },
+  ],
+};
+
+export const IncrementalAlterConfigs = {
+  apiKey: 44,
+  name: "IncrementalAlterConfigs",
+  request: IncrementalAlterConfigsRequestSchema,
+  response: IncrementalAlterConfigsResponseSchema,
+} as const satisfies ApiSpec<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>;
+
 // ---- ConsumerProtocolSubscription (data) ----
 
 export interface ConsumerProtocolSubscription {
@@ -3442,9 +3635,11 @@ export const ApiKey = {
   EndTxn: 26,
   TxnOffsetCommit: 28,
   DescribeConfigs: 32,
+  AlterConfigs: 33,
   SaslAuthenticate: 36,
   CreatePartitions: 37,
   DeleteGroups: 42,
+  IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
   DescribeProducers: 61,
   DescribeTransactions: 65,
@@ -3478,9 +3673,11 @@ export const APIS: readonly ApiSpec[] = [
   EndTxn,
   TxnOffsetCommit,
   DescribeConfigs,
+  AlterConfigs,
   SaslAuthenticate,
   CreatePartitions,
   DeleteGroups,
+  IncrementalAlterConfigs,
   OffsetDelete,
   DescribeProducers,
   DescribeTransactions,
