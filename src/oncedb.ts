@@ -32,6 +32,8 @@ export interface OnceDBOptions {
    * id and rates for particular ones; default no limit.
    */
   consumerQuota?: ByteRateQuotaConfig;
+  /** The same for bytes produced (Kafka's producer_byte_rate); default no limit. */
+  producerQuota?: ByteRateQuotaConfig;
   /** Test-only fault injection: commits containing this write statement fail. */
   failWritesOn?: string;
 }
@@ -60,6 +62,7 @@ export class OnceDB {
       retentionCheckIntervalMs: opts.retentionCheckIntervalMs,
       transactionTimeoutMsMax: opts.transactionTimeoutMsMax,
       consumerQuota: opts.consumerQuota,
+      producerQuota: opts.producerQuota,
       failWritesOn: opts.failWritesOn,
     });
     let kafka: KafkaServer | null = null;

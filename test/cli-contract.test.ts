@@ -298,6 +298,8 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     ["--consumer-byte-rate", "fast"],
     ["--client-consumer-byte-rate", "no-equals-sign"],
     ["--client-consumer-byte-rate", "bulk=0"],
+    ["--producer-byte-rate", "1.5"],
+    ["--client-producer-byte-rate", "=100"],
   ] as const) {
     it(`${flag} ${value} exits non-zero with a message`, async () => {
       const s = new Serve([...serveArgs(tempDir(), "127.0.0.1:0"), flag, value]);

@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kafka } from "kafkajs";
+import { encodeBatch } from "../src/log/records.js";
 import { WRITE_TURN_BYTES } from "../src/protocol/kafka/connection.js";
-import { ApiVersions, Fetch, type FetchRequest } from "../src/protocol/kafka/generated/messages.js";
+import { ApiVersions, Fetch, type FetchRequest, Produce } from "../src/protocol/kafka/generated/messages.js";
 import { kafkaClient } from "./helpers/kafka.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
@@ -204,5 +205,88 @@ describe("consumer byte-rate quota", { timeout: 120_000 }, () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe("producer byte-rate quota", { timeout: 120_000 }, () => {
+  let server: TestServer;
+  const BATCH_VALUE_BYTES = 900_000;
+
+  before(async () => {
+    server = await startServer({ args: ["--producer-byte-rate", String(RATE)] });
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  async function produce(c: RawKafka, batch: Buffer) {
+    const r = await c.request(Produce, 8, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: "produce-quota", partitionData: [{ index: 0, records: batch }] }],
+    });
+    assert.equal(r.body.responses![0]!.partitionResponses![0]!.errorCode, 0);
+    return r.body.throttleTimeMs ?? 0;
+  }
+
+  it("answers a Produce over the quota with throttle_time_ms and reads nothing more for that long", async () => {
+    const c = await RawKafka.connect(server.kafkaAddress);
+    try {
+      const batch = encodeBatch({ records: [{ key: null, value: Buffer.alloc(BATCH_VALUE_BYTES, 7) }] });
+      assert.equal(await produce(c, batch), 0, "the first batch fits in the one-second burst");
+      const throttle = await produce(c, batch);
+      const answeredAt = performance.now();
+      const expected = Math.ceil(((2 * batch.length - RATE) * 1000) / RATE);
+      assert.ok(
+        Math.abs(throttle - expected) <= SLACK_MS,
+        `throttle_time_ms ${throttle}, expected about ${expected}`,
+      );
+      await c.request(ApiVersions, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" });
+      const held = performance.now() - answeredAt;
+      assert.ok(held >= throttle - SLACK_MS, `next request held ${held} ms, throttle ${throttle}`);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("lets a kafkajs producer under the quota write every record once", async () => {
+    const kafka = kafkaClient(server.kafkaAddress, { clientId: "quota-producer" });
+    const producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true });
+    await producer.connect();
+    try {
+      for (let i = 0; i < MESSAGES; i += 5) {
+        await producer.send({
+          topic: "produce-quota-kafkajs",
+          acks: -1,
+          messages: Array.from({ length: 5 }, (_, k) => ({ key: String(i + k), value: value(i + k) })),
+        });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const consumer = kafka.consumer({ groupId: "produce-quota-check", maxWaitTimeInMs: 100 });
+    const got = new Map<number, Buffer>();
+    let count = 0;
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: ["produce-quota-kafkajs"], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          count++;
+          got.set(Number(message.key!.toString()), message.value!);
+        },
+      });
+      await waitFor(
+        () => got.size === MESSAGES,
+        60_000,
+        () => `${got.size}/${MESSAGES} records`,
+      );
+    } finally {
+      await consumer.disconnect();
+    }
+    assert.equal(count, MESSAGES, "each record once");
+    for (let i = 0; i < MESSAGES; i++) assert.ok(got.get(i)?.equals(value(i)), `record ${i} intact`);
   });
 });

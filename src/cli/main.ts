@@ -26,18 +26,23 @@ function nonNegativeInt(value: string, flag: string): number {
   return n;
 }
 
-/** --consumer-byte-rate and --client-consumer-byte-rate as the engine's quota settings. */
-function consumerQuota(defaultRate: string, perClient: readonly string[]): ByteRateQuotaConfig {
+/** --{kind}-byte-rate and --client-{kind}-byte-rate as the engine's quota settings. */
+function quotaFlags(
+  defaultRate: string,
+  perClient: readonly string[],
+  kind: "consumer" | "producer",
+): ByteRateQuotaConfig {
+  const flag = `--client-${kind}-byte-rate`;
   const rates: Record<string, number> = {};
   for (const spec of perClient) {
     const eq = spec.lastIndexOf("=");
-    if (eq <= 0) throw new Error(`--client-consumer-byte-rate wants clientId=bytes, got "${spec}"`);
+    if (eq <= 0) throw new Error(`${flag} wants clientId=bytes, got "${spec}"`);
     const rate = Number(spec.slice(eq + 1));
     if (!Number.isSafeInteger(rate) || rate < 1)
-      throw new Error(`--client-consumer-byte-rate wants a positive whole number of bytes, got "${spec}"`);
+      throw new Error(`${flag} wants a positive whole number of bytes, got "${spec}"`);
     rates[spec.slice(0, eq)] = rate;
   }
-  const d = nonNegativeInt(defaultRate, "--consumer-byte-rate");
+  const d = nonNegativeInt(defaultRate, `--${kind}-byte-rate`);
   return { defaultBytesPerSec: d > 0 ? d : undefined, perClient: rates };
 }
 
@@ -93,6 +98,17 @@ program
     (v: string, all: string[]) => [...all, v],
     [] as string[],
   )
+  .option(
+    "--producer-byte-rate <bytes>",
+    "average bytes/s each producer (client id) may write, as Kafka's producer_byte_rate; 0 = no limit (env ONCEDB_PRODUCER_BYTE_RATE)",
+    process.env.ONCEDB_PRODUCER_BYTE_RATE ?? "0",
+  )
+  .option(
+    "--client-producer-byte-rate <clientId=bytes>",
+    "the same for one client id, overriding the default (repeatable)",
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
   .action(async (opts) => {
     const logger = pino({ level: opts.logLevel, base: { pid: process.pid } });
     let db: OnceDB;
@@ -119,7 +135,8 @@ program
         defaultPartitions: partitions,
         retentionCheckIntervalMs: positiveInt(opts.retentionCheckIntervalMs, "--retention-check-interval-ms"),
         transactionTimeoutMsMax: positiveInt(opts.transactionMaxTimeoutMs, "--transaction-max-timeout-ms"),
-        consumerQuota: consumerQuota(opts.consumerByteRate, opts.clientConsumerByteRate),
+        consumerQuota: quotaFlags(opts.consumerByteRate, opts.clientConsumerByteRate, "consumer"),
+        producerQuota: quotaFlags(opts.producerByteRate, opts.clientProducerByteRate, "producer"),
         logger,
       });
     } catch (err) {

@@ -67,6 +67,8 @@ export interface EngineOptions {
   transactionTimeoutMsMax?: number;
   /** Bytes per second consumers (by client id) may read on average (Kafka's consumer_byte_rate); unset = no limit. */
   consumerQuota?: ByteRateQuotaConfig;
+  /** Bytes per second producers (by client id) may write on average (Kafka's producer_byte_rate); unset = no limit. */
+  producerQuota?: ByteRateQuotaConfig;
 }
 
 export interface TopicInfo {
@@ -144,6 +146,8 @@ export class Engine extends EventEmitter {
   readonly defaultPartitions: number;
   /** Read quota per client id (engine/quota.ts), or null when reads are not limited. */
   readonly consumerQuota: ByteRateQuota | null;
+  /** Write quota per client id, or null when writes are not limited. */
+  readonly producerQuota: ByteRateQuota | null;
   private readonly topics = new Map<string, Topic>();
   private readonly partitionsById = new Map<number, Partition>();
   private readonly offsets = new GroupOffsets();
@@ -166,11 +170,8 @@ export class Engine extends EventEmitter {
     this.clock = opts.clock ?? systemClock;
     this.autoCreateTopics = opts.autoCreateTopics ?? true;
     this.defaultPartitions = opts.defaultPartitions ?? 1;
-    const q = opts.consumerQuota;
-    this.consumerQuota =
-      q && (q.defaultBytesPerSec !== undefined || Object.keys(q.perClient ?? {}).length > 0)
-        ? new ByteRateQuota(q)
-        : null;
+    this.consumerQuota = quotaOrNull(opts.consumerQuota);
+    this.producerQuota = quotaOrNull(opts.producerQuota);
     this.reader = new LogReader(store.reader);
     this.groups = new GroupCoordinator({ clock: this.clock });
     this.retention = new Retention(this, opts.retentionCheckIntervalMs ?? 300_000);
@@ -579,6 +580,12 @@ export class Engine extends EventEmitter {
     return this.consumerQuota.charge(clientId, bytes, this.clock.nowMs());
   }
 
+  /** The same for bytes a client produced (Kafka's producer_byte_rate). */
+  chargeProducer(clientId: string, bytes: number): number {
+    if (!this.producerQuota || bytes <= 0) return 0;
+    return this.producerQuota.charge(clientId, bytes, this.clock.nowMs());
+  }
+
   /**
    * The same answers as fetch() for several partitions at once, read off the main thread (see
    * log/read-worker.ts) so a long read does not hold back produce acknowledgements. The items
@@ -905,4 +912,10 @@ function recordsOrNull(batch: Buffer) {
   } catch {
     return null;
   }
+}
+
+/** A quota for the config, or null when it limits nobody. */
+function quotaOrNull(q: ByteRateQuotaConfig | undefined): ByteRateQuota | null {
+  if (!q || (q.defaultBytesPerSec === undefined && Object.keys(q.perClient ?? {}).length === 0)) return null;
+  return new ByteRateQuota(q);
 }

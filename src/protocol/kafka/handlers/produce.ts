@@ -10,6 +10,7 @@
  *             error_message (v8+)]], throttle_time_ms.
  * acks -1 and 1 answer after the commit holding the batch is fsynced (a single node is its own
  * in-sync replica set); acks 0 never answers. Unknown topics are auto-created when enabled.
+ * With a producer byte rate set, the request's record bytes are charged to its client id.
  */
 import { defineApi, NO_RESPONSE } from "../api.js";
 import { errorOf } from "../errors.js";
@@ -31,6 +32,12 @@ export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
   async handle(req, ctx) {
     const { engine } = ctx;
     const validAcks = req.acks === -1 || req.acks === 0 || req.acks === 1;
+    // Producer quota (KIP-219): charged on arrival; over it, this connection reads nothing more
+    // for the throttle time while this request completes, and the answer carries the time.
+    let bytes = 0;
+    for (const t of req.topicData) for (const p of t.partitionData) bytes += p.records?.length ?? 0;
+    const throttleTimeMs = engine.chargeProducer(ctx.clientId ?? "", bytes);
+    ctx.throttle(throttleTimeMs);
     const responses = await Promise.all(
       req.topicData.map(async (t) => {
         // Not awaited: the topic is usable at once and its creation commits before (or with)
@@ -60,7 +67,7 @@ export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
       }),
     );
     if (req.acks === 0) return NO_RESPONSE;
-    return { responses, throttleTimeMs: 0 };
+    return { responses, throttleTimeMs };
   },
 });
 
