@@ -179,6 +179,30 @@ describe("altering topic configs", { timeout: 120_000 }, () => {
     assert.equal(r[0]!.errorCode, ErrorCode.INVALID_CONFIG);
     r = await incremental({
       validateOnly: false,
+      resources: [{ ...topic, configs: [{ name: "retention.ms", configOperation: SET, value: null }] }],
+    });
+    assert.equal(r[0]!.errorCode, ErrorCode.INVALID_REQUEST, "SET without a value");
+    r = await incremental({
+      validateOnly: false,
+      resources: [{ ...topic, configs: [{ name: "constructor", configOperation: SET, value: "1" }] }],
+    });
+    assert.equal(r[0]!.errorCode, ErrorCode.INVALID_CONFIG, "a name that only exists on Object.prototype");
+    r = await incremental({
+      validateOnly: true,
+      resources: [{ ...topic, configs: [{ name: "retention.ms", configOperation: SET, value: "1000" }] }],
+    });
+    assert.equal(r[0]!.errorCode, ErrorCode.NONE, "validate_only accepts a good change...");
+    r = await incremental({
+      validateOnly: true,
+      resources: [{ ...topic, configs: [{ name: "retention.ms", configOperation: SET, value: "later" }] }],
+    });
+    assert.equal(
+      r[0]!.errorCode,
+      ErrorCode.INVALID_CONFIG,
+      "...and refuses a bad one, changing nothing either way",
+    );
+    r = await incremental({
+      validateOnly: false,
       resources: [
         { ...topic, configs: [{ name: "retention.ms", configOperation: SET, value: "1" }] },
         { ...topic, configs: [{ name: "retention.ms", configOperation: SET, value: "2" }] },

@@ -33,7 +33,7 @@ function quotaFlags(
   kind: "consumer" | "producer",
 ): ByteRateQuotaConfig {
   const flag = `--client-${kind}-byte-rate`;
-  const rates: Record<string, number> = {};
+  const rates: Record<string, number> = Object.create(null);
   for (const spec of perClient) {
     const eq = spec.lastIndexOf("=");
     if (eq <= 0) throw new Error(`${flag} wants clientId=bytes, got "${spec}"`);

@@ -35,9 +35,10 @@ describe("ByteRateQuota", () => {
     assert.equal(both.charge("slow", 5000, 0), 4000);
   });
 
-  it("caps a single wait", () => {
+  it("caps a single wait, and the debt with it", () => {
     const q = new ByteRateQuota({ defaultBytesPerSec: 1 });
     assert.equal(q.charge("a", 10_000_000, 0), QUOTA_THROTTLE_MS_MAX);
+    assert.equal(q.charge("a", 0, QUOTA_THROTTLE_MS_MAX), 0, "after the longest wait the client is clear");
   });
 
   it("forgets the least recently charged client past its limit", () => {

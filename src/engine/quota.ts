@@ -17,7 +17,7 @@ import { assert } from "../util/assert.js";
 
 /** Client ids tracked at once; past it the least recently charged is forgotten (it starts full again). */
 export const QUOTA_CLIENTS_MAX = 10_000;
-/** Longest single throttle: a huge answer under a tiny quota is not paid for in one wait. */
+/** Longest throttle, and so the largest debt a client can owe. */
 export const QUOTA_THROTTLE_MS_MAX = 30_000;
 /** Burst allowance, in seconds of the rate. */
 const BURST_SECONDS = 1;
@@ -64,7 +64,10 @@ export class ByteRateQuota {
     const b = this.buckets.get(clientId) ?? { tokens: burst, atMs: nowMs };
     this.buckets.delete(clientId);
     const elapsedMs = Math.max(0, nowMs - b.atMs);
-    b.tokens = Math.min(burst, b.tokens + (rate * elapsedMs) / 1000) - bytes;
+    // Debt is capped at the longest wait: one huge answer under a tiny quota costs at most
+    // QUOTA_THROTTLE_MS_MAX, not hours (Kafka's windowed rate forgets old usage likewise).
+    const debtMax = (rate * QUOTA_THROTTLE_MS_MAX) / 1000;
+    b.tokens = Math.max(-debtMax, Math.min(burst, b.tokens + (rate * elapsedMs) / 1000) - bytes);
     b.atMs = nowMs;
     this.buckets.set(clientId, b);
     if (this.buckets.size > QUOTA_CLIENTS_MAX) {

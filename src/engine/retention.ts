@@ -18,6 +18,8 @@ export class Retention {
   private timer: unknown = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** reclaimSoon() was called during a pass: run another when it ends. */
+  private rerun = false;
 
   constructor(
     private readonly engine: Engine,
@@ -36,7 +38,12 @@ export class Retention {
     this.timer = null;
   }
 
+  /** Runs a pass soon; if one is running (it may have read the old configs), another after it. */
   reclaimSoon(): void {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
     this.schedule(0);
   }
 
@@ -45,7 +52,9 @@ export class Retention {
     if (this.timer !== null) this.engine.clock.clearTimeout(this.timer);
     this.timer = this.engine.clock.setTimeout(() => {
       this.timer = null;
-      void this.runOnce().finally(() => this.schedule(this.intervalMs));
+      void this.runOnce().finally(() => {
+        if (this.timer === null) this.schedule(this.intervalMs);
+      });
     }, ms);
   }
 
@@ -56,6 +65,10 @@ export class Retention {
         .catch((err: Error) => this.engine.logger?.warn({ err: err.message }, "retention pass failed"))
         .finally(() => {
           this.running = null;
+          if (this.rerun) {
+            this.rerun = false;
+            this.schedule(0);
+          }
         });
     }
     return this.running;

@@ -38,7 +38,7 @@ export function validateTopicConfigs(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(configs)) {
-    if (!(name in TOPIC_CONFIG_DEFAULTS))
+    if (!Object.hasOwn(TOPIC_CONFIG_DEFAULTS, name))
       throw new EngineError("INVALID_CONFIG", `unknown topic config ${name}`);
     if (value === null) continue;
     switch (name) {

@@ -144,9 +144,10 @@ export class Writer {
         this.stats.commits++;
         this.stats.opsCommitted += group.ops.length;
         this.stats.lastCommitUs = msg.commitUs;
+        const doneAt = group.submittedAt > 0 && group.sentAt > 0 ? wallNowMs() : 0;
         for (const w of group.waiters) w.resolve();
         if (this.pending) this.flush();
-        if (commitChannel.hasSubscribers && group.sentAt > 0) {
+        if (doneAt > 0 && commitChannel.hasSubscribers) {
           commitChannel.publish({
             id: group.id,
             ops: group.ops.length,
@@ -154,7 +155,7 @@ export class Writer {
             sentAt: group.sentAt,
             startedAt: msg.startedAt,
             endedAt: msg.endedAt,
-            doneAt: wallNowMs(),
+            doneAt,
           } satisfies CommitEvent);
         }
         return;

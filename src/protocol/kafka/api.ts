@@ -28,12 +28,14 @@ export interface RequestContext {
   readonly afterWrite: (cb: () => void) => void;
   /**
    * Quota enforcement (KIP-219): this connection reads no further request for `ms` after this
-   * one. The response itself goes out at once and carries the same time as throttle_time_ms.
+   * one. The response is not held back by it (see `pace`) and carries the same time as
+   * throttle_time_ms.
    */
   readonly throttle: (ms: number) => void;
   /**
    * From now on this connection's responses go to the socket no faster than `bytesPerSec` on
-   * average (a quota-limited client's answers are spread out instead of sent in one burst).
+   * average (a quota-limited client's answers are spread out instead of sent in one burst);
+   * 0 = as fast as the socket takes them.
    */
   readonly pace: (bytesPerSec: number) => void;
 }

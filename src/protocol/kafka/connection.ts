@@ -95,6 +95,7 @@ export class KafkaConnection {
   private paceBytesPerSec = 0;
   /** performance.now() before which a paced connection writes nothing more (see pump()). */
   private paceNextAt = 0;
+  private paceTimer: NodeJS.Timeout | null = null;
   private readonly remote: string;
   private readonly engine: Engine;
 
@@ -133,6 +134,8 @@ export class KafkaConnection {
     this.closed = true;
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     this.throttleTimer = null;
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
     this.engine.off("drain", this.onEngineDrain);
     this.opts.onClose(this);
   }
@@ -327,7 +330,7 @@ export class KafkaConnection {
       },
       throttle: (ms) => this.throttle(ms),
       pace: (bytesPerSec) => {
-        assert(bytesPerSec > 0, "pace needs a positive rate");
+        assert(bytesPerSec >= 0, "pace needs a rate >= 0");
         this.paceBytesPerSec = bytesPerSec;
       },
     };
@@ -494,14 +497,23 @@ export class KafkaConnection {
         this.pump();
         this.updateFlow();
       };
-      if (rate > 0) setTimeout(next, Math.max(0, this.paceNextAt - performance.now()));
-      else setImmediate(next);
+      if (rate > 0) {
+        this.paceTimer = setTimeout(
+          () => {
+            this.paceTimer = null;
+            next();
+          },
+          Math.max(0, this.paceNextAt - performance.now()),
+        );
+        this.paceTimer.unref();
+      } else setImmediate(next);
     }
     if (this.out.length === 0 && this.ending) this.socket.end();
   }
 
   private updateFlow(): void {
-    if (this.closed) return;
+    // Closing (close() paused the socket) or closed: never read again, whatever timers fire.
+    if (this.closed || this.ending) return;
     const stop = this.mustStop();
     if (stop && !this.socket.isPaused()) this.socket.pause();
     else if (!stop) {

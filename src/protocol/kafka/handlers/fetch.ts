@@ -31,6 +31,9 @@ import {
   type FetchResponsePartitionData,
 } from "../generated/messages.js";
 
+/** A quota-limited client's answer is paced over at most this long (RequestContext.pace). */
+export const PACE_SPREAD_MS_MAX = 1000;
+
 async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: IsolationLevel) {
   const { engine, config } = ctx;
   const budget = Math.min(
@@ -98,7 +101,9 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
     ctx.afterWrite(result.release);
     const clientId = ctx.clientId ?? "";
     const rate = ctx.engine.consumerQuota?.rateFor(clientId);
-    if (rate !== undefined) ctx.pace(rate);
+    // Spread over at most PACE_SPREAD_MS_MAX: pacing smooths an answer, the throttle below keeps
+    // the average; an answer paced for longer would run into the client's request timeout.
+    ctx.pace(rate === undefined ? 0 : Math.max(rate, (result.total * 1000) / PACE_SPREAD_MS_MAX));
     const throttleTimeMs = ctx.engine.chargeConsumer(clientId, result.total);
     ctx.throttle(throttleTimeMs);
     return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: result.responses };

@@ -23,7 +23,14 @@ import { applyTopicChange, countResources, type ResourceOutcome, resourceProblem
 const Op = { set: 0, delete: 1, append: 2, subtract: 3 } as const;
 const LIST_CONFIGS = new Set(["cleanup.policy"]);
 
-class BadOperation extends Error {}
+class BadOperation extends Error {
+  constructor(
+    message: string,
+    readonly code: number = ErrorCode.INVALID_CONFIG,
+  ) {
+    super(message);
+  }
+}
 
 /** The overrides to write for one resource, given its current values (describe). */
 function changesFor(
@@ -34,7 +41,8 @@ function changesFor(
   for (const c of configs) {
     switch (c.configOperation) {
       case Op.set:
-        if (c.value === null) throw new BadOperation(`SET of ${c.name} needs a value`);
+        if (c.value === null)
+          throw new BadOperation(`SET of ${c.name} needs a value`, ErrorCode.INVALID_REQUEST);
         out[c.name] = c.value;
         break;
       case Op.delete:
@@ -42,9 +50,11 @@ function changesFor(
         break;
       case Op.append:
       case Op.subtract: {
+        if (c.value === null)
+          throw new BadOperation(`APPEND/SUBTRACT of ${c.name} needs a value`, ErrorCode.INVALID_REQUEST);
         if (!LIST_CONFIGS.has(c.name)) throw new BadOperation(`${c.name} is not a list config`);
         const list = (current(c.name) ?? "").split(",").filter((v) => v !== "");
-        const given = (c.value ?? "").split(",").filter((v) => v !== "");
+        const given = c.value.split(",").filter((v) => v !== "");
         const next =
           c.configOperation === Op.append
             ? [...list, ...given.filter((v) => !list.includes(v))]
@@ -82,7 +92,7 @@ export const IncrementalAlterConfigsApi = defineApi<
       try {
         const described = new Map<string, string>();
         const current = (name: string) => {
-          if (!(name in TOPIC_CONFIG_DEFAULTS)) return undefined;
+          if (!Object.hasOwn(TOPIC_CONFIG_DEFAULTS, name)) return undefined;
           if (described.size === 0)
             for (const c of ctx.engine.describeTopicConfigs(r.resourceName)) described.set(c.name, c.value);
           return described.get(name);
@@ -90,10 +100,7 @@ export const IncrementalAlterConfigsApi = defineApi<
         changes = changesFor(r.configs, current);
       } catch (err) {
         // A bad operation, or (APPEND/SUBTRACT read the current value) an unknown topic.
-        const e =
-          err instanceof BadOperation
-            ? { code: ErrorCode.INVALID_CONFIG, message: err.message }
-            : errorOf(err);
+        const e = err instanceof BadOperation ? { code: err.code, message: err.message } : errorOf(err);
         responses.push({
           errorCode: e.code,
           errorMessage: e.message,
