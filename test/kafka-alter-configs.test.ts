@@ -220,6 +220,28 @@ describe("altering topic configs", { timeout: 120_000 }, () => {
     );
   });
 
+  it("concurrent incremental changes to one topic all survive", async () => {
+    await admin.createTopics({ topics: [{ topic: "alter-c", numPartitions: 1 }] });
+    const names = ["retention.ms", "retention.bytes", "max.message.bytes", "segment.ms"];
+    const values = ["3600000", "7000000", "500000", "3600000"];
+    const rs = await Promise.all(
+      names.map((name, i) =>
+        incremental({
+          validateOnly: false,
+          resources: [
+            {
+              resourceType: 2,
+              resourceName: "alter-c",
+              configs: [{ name, configOperation: SET, value: values[i]! }],
+            },
+          ],
+        }),
+      ),
+    );
+    for (const r of rs) assert.equal(r[0]!.errorCode, ErrorCode.NONE, r[0]!.errorMessage ?? "");
+    assert.deepEqual(await overrides("alter-c"), Object.fromEntries(names.map((n, i) => [n, values[i]!])));
+  });
+
   it("a lowered retention.ms deletes old records at once, and the change survives a restart", async () => {
     await admin.createTopics({ topics: [{ topic: "alter-ret", numPartitions: 1 }] });
     const producer = kafka.producer();

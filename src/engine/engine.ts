@@ -157,6 +157,8 @@ export class Engine extends EventEmitter {
   private nextPartitionId = 1;
   private partitionCount = 0;
   private closed = false;
+  /** Tail of the topic-config changes in progress (alterTopicConfigs runs them one at a time). */
+  private configChanges: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly store: Store,
@@ -458,10 +460,22 @@ export class Engine extends EventEmitter {
    * the others are kept (IncrementalAlterConfigs). `validateOnly` checks without changing. A
    * change to retention runs a retention pass soon, so a lowered limit takes effect at once.
    */
-  async alterTopicConfigs(
+  alterTopicConfigs(
     name: string,
     configs: Readonly<Record<string, string | null>>,
     opts: { replace?: boolean; validateOnly?: boolean } = {},
+  ): Promise<void> {
+    // One change at a time: each starts from the configs the previous one left (two concurrent
+    // incremental changes must both survive), and they become visible only once durable.
+    const run = this.configChanges.then(() => this.alterTopicConfigsNow(name, configs, opts));
+    this.configChanges = run.catch(() => undefined);
+    return run;
+  }
+
+  private async alterTopicConfigsNow(
+    name: string,
+    configs: Readonly<Record<string, string | null>>,
+    opts: { replace?: boolean; validateOnly?: boolean },
   ): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
