@@ -11,12 +11,12 @@ import {
   ApiVersions,
   CreateTopics,
   Fetch,
-  type FetchRequest,
   ListOffsets,
   Metadata,
   Produce,
   type ProduceRequest,
 } from "../src/protocol/kafka/generated/messages.js";
+import { fetchBody } from "./helpers/fetch-request.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
@@ -342,44 +342,4 @@ async function highWatermark(topic: string, partition: number): Promise<number> 
   } finally {
     c.close();
   }
-}
-
-/** A Fetch v11 request for one partition; a long poll when maxWaitMs and minBytes say so. */
-function fetchBody(
-  topic: string,
-  partition: number,
-  fetchOffset: number,
-  wait: { maxWaitMs?: number; minBytes?: number } = {},
-): FetchRequest {
-  const noUuid = "AAAAAAAAAAAAAAAAAAAAAA";
-  return {
-    clusterId: null,
-    replicaId: -1,
-    replicaState: { replicaId: -1, replicaEpoch: -1 },
-    maxWaitMs: wait.maxWaitMs ?? 0,
-    minBytes: wait.minBytes ?? 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        topicId: noUuid,
-        partitions: [
-          {
-            partition,
-            currentLeaderEpoch: -1,
-            fetchOffset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-            replicaDirectoryId: noUuid,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  };
 }

@@ -10,8 +10,9 @@ import { after, before, describe, it } from "node:test";
 import type { Kafka } from "kafkajs";
 import { encodeBatch } from "../src/log/records.js";
 import { PACE_CREDIT_MS, WRITE_TURN_BYTES } from "../src/protocol/kafka/connection.js";
-import { ApiVersions, Fetch, type FetchRequest, Produce } from "../src/protocol/kafka/generated/messages.js";
+import { ApiVersions, Fetch, Produce } from "../src/protocol/kafka/generated/messages.js";
 import { PACE_SPREAD_MS_MAX } from "../src/protocol/kafka/handlers/fetch.js";
+import { fetchBody } from "./helpers/fetch-request.js";
 import { kafkaClient } from "./helpers/kafka.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
@@ -23,40 +24,6 @@ const MESSAGES = 25;
 const VALUE_BYTES = 100_000;
 /** Timer granularity and scheduling on a busy machine. */
 const SLACK_MS = 60;
-
-function fetchBody(topic: string, fetchOffset: number, maxBytes: number): FetchRequest {
-  const noUuid = "AAAAAAAAAAAAAAAAAAAAAA";
-  return {
-    clusterId: null,
-    replicaId: -1,
-    replicaState: { replicaId: -1, replicaEpoch: -1 },
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        topicId: noUuid,
-        partitions: [
-          {
-            partition: 0,
-            currentLeaderEpoch: -1,
-            fetchOffset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: maxBytes,
-            replicaDirectoryId: noUuid,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  };
-}
 
 function value(i: number): Buffer {
   return Buffer.alloc(VALUE_BYTES, 97 + (i % 26));
@@ -75,7 +42,7 @@ async function fill(kafka: Kafka): Promise<void> {
 }
 
 async function fetchAll(c: RawKafka) {
-  const r = await c.request(Fetch, 11, fetchBody(TOPIC, 0, 8 << 20));
+  const r = await c.request(Fetch, 11, fetchBody(TOPIC, 0, 0, { maxBytes: 8 << 20 }));
   const p = r.body.responses![0]!.partitions![0]!;
   assert.equal(p.errorCode, 0);
   return { throttleTimeMs: r.body.throttleTimeMs ?? 0, bytes: (p.records as Buffer | null)?.length ?? 0 };
