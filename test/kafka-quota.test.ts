@@ -48,6 +48,31 @@ async function fetchAll(c: RawKafka) {
   return { throttleTimeMs: r.body.throttleTimeMs ?? 0, bytes: (p.records as Buffer | null)?.length ?? 0 };
 }
 
+/** Reads the topic from the start with a kafkajs group until MESSAGES distinct keys arrived. */
+async function readByKey(kafka: Kafka, topic: string, groupId: string) {
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  const got = new Map<number, Buffer>();
+  let count = 0;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        count++;
+        got.set(Number(message.key!.toString()), message.value!);
+      },
+    });
+    await waitFor(
+      () => got.size === MESSAGES,
+      60_000,
+      () => `${got.size}/${MESSAGES} records`,
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+  return { got, count };
+}
+
 describe("consumer byte-rate quota", { timeout: 120_000 }, () => {
   let limited: TestServer;
   let perClient: TestServer;
@@ -127,24 +152,7 @@ describe("consumer byte-rate quota", { timeout: 120_000 }, () => {
 
   it("lets a kafkajs consumer under the quota read every record intact", async () => {
     const kafka = kafkaClient(limited.kafkaAddress, { clientId: "quota-consumer" });
-    const consumer = kafka.consumer({ groupId: "quota-group", maxWaitTimeInMs: 100 });
-    const got = new Map<number, Buffer>();
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          got.set(Number(message.key!.toString()), message.value!);
-        },
-      });
-      await waitFor(
-        () => got.size === MESSAGES,
-        60_000,
-        () => `${got.size}/${MESSAGES} records`,
-      );
-    } finally {
-      await consumer.disconnect();
-    }
+    const { got } = await readByKey(kafka, TOPIC, "quota-group");
     for (let i = 0; i < MESSAGES; i++) assert.ok(got.get(i)?.equals(value(i)), `record ${i} intact`);
   });
 
@@ -239,26 +247,7 @@ describe("producer byte-rate quota", { timeout: 120_000 }, () => {
     } finally {
       await producer.disconnect();
     }
-    const consumer = kafka.consumer({ groupId: "produce-quota-check", maxWaitTimeInMs: 100 });
-    const got = new Map<number, Buffer>();
-    let count = 0;
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: ["produce-quota-kafkajs"], fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          count++;
-          got.set(Number(message.key!.toString()), message.value!);
-        },
-      });
-      await waitFor(
-        () => got.size === MESSAGES,
-        60_000,
-        () => `${got.size}/${MESSAGES} records`,
-      );
-    } finally {
-      await consumer.disconnect();
-    }
+    const { got, count } = await readByKey(kafka, "produce-quota-kafkajs", "produce-quota-check");
     assert.equal(count, MESSAGES, "each record once");
     for (let i = 0; i < MESSAGES; i++) assert.ok(got.get(i)?.equals(value(i)), `record ${i} intact`);
   });

@@ -8,9 +8,9 @@
  * are busy?). Telling those apart is the point: the first is the server's fault, the second is
  * the machine's.
  */
-import { appendFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { isMainThread } from "node:worker_threads";
+import { lineFile } from "./line-file.js";
 
 export const ELD_WINDOW_MS = 100;
 
@@ -18,19 +18,12 @@ const file = process.env.ONCEDB_BENCH_ELD_FILE;
 if (file && isMainThread) {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
-  let lines: string[] = [];
+  const write = lineFile(file);
   setInterval(() => {
     // The histogram includes the 1 ms sampling interval itself.
-    lines.push(`${Date.now()} ${(Math.max(0, h.max / 1e6 - 1)).toFixed(2)}`);
+    write(`${Date.now()} ${(Math.max(0, h.max / 1e6 - 1)).toFixed(2)}`);
     h.reset();
   }, ELD_WINDOW_MS).unref();
-  const flush = () => {
-    if (lines.length === 0) return;
-    appendFileSync(file, `${lines.join("\n")}\n`);
-    lines = [];
-  };
-  setInterval(flush, 1000).unref();
-  process.on("exit", flush);
 }
 
 /** Reads what the probe wrote: [wall ms, worst delay ms] per window. */

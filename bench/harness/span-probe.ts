@@ -9,30 +9,23 @@
  * main thread to hear of it.
  */
 import diagnostics from "node:diagnostics_channel";
-import { appendFileSync } from "node:fs";
 import { isMainThread } from "node:worker_threads";
 import type { CommitEvent, KafkaRequestEvent } from "../../src/util/diagnostics.js";
+import { lineFile } from "./line-file.js";
 
 const PRODUCE = 0;
 const file = process.env.ONCEDB_BENCH_SPANS_FILE;
 if (file && isMainThread) {
-  let lines: string[] = [];
+  const write = lineFile(file);
   const f = (v: number) => v.toFixed(3);
   diagnostics.subscribe("oncedb:kafka:request", (m) => {
     const e = m as KafkaRequestEvent;
-    if (e.apiKey === PRODUCE) lines.push(`P ${f(e.receivedAt)} ${f(e.answeredAt)} ${f(e.writtenAt)}`);
+    if (e.apiKey === PRODUCE) write(`P ${f(e.receivedAt)} ${f(e.answeredAt)} ${f(e.writtenAt)}`);
   });
   diagnostics.subscribe("oncedb:storage:commit", (m) => {
     const e = m as CommitEvent;
-    lines.push(`C ${f(e.submittedAt)} ${f(e.sentAt)} ${f(e.startedAt)} ${f(e.endedAt)} ${f(e.doneAt)}`);
+    write(`C ${f(e.submittedAt)} ${f(e.sentAt)} ${f(e.startedAt)} ${f(e.endedAt)} ${f(e.doneAt)}`);
   });
-  const flush = () => {
-    if (lines.length === 0) return;
-    appendFileSync(file, `${lines.join("\n")}\n`);
-    lines = [];
-  };
-  setInterval(flush, 1000).unref();
-  process.on("exit", flush);
 }
 
 export interface ProduceSpan {

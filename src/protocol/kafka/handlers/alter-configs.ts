@@ -12,10 +12,10 @@ import { errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
 import { AlterConfigs, type AlterConfigsRequest, type AlterConfigsResponse } from "../generated/messages.js";
 
-export const RESOURCE_TOPIC = 2;
-export const RESOURCE_BROKER = 4;
+const RESOURCE_TOPIC = 2;
+const RESOURCE_BROKER = 4;
 
-export interface ResourceOutcome {
+interface ResourceOutcome {
   errorCode: number;
   errorMessage: string | null;
   resourceType: number;
@@ -27,7 +27,7 @@ export interface ResourceOutcome {
  * one request and duplicate names in one resource. Returns the error outcome, or null if the
  * resource may be applied.
  */
-export function resourceProblem(
+function resourceProblem(
   r: { resourceType: number; resourceName: string; configs: readonly { name: string }[] },
   seen: ReadonlyMap<string, number>,
 ): ResourceOutcome | null {
@@ -56,9 +56,7 @@ export function resourceProblem(
 }
 
 /** How many times each (type, name) appears in the request. */
-export function countResources(
-  rs: readonly { resourceType: number; resourceName: string }[],
-): Map<string, number> {
+function countResources(rs: readonly { resourceType: number; resourceName: string }[]): Map<string, number> {
   const seen = new Map<string, number>();
   for (const r of rs) {
     const k = `${r.resourceType}/${r.resourceName}`;
@@ -67,21 +65,37 @@ export function countResources(
   return seen;
 }
 
-/** Applies one topic's change through the engine and reports the outcome in Kafka's terms. */
-export async function applyTopicChange(
+/**
+ * The loop both AlterConfigs APIs share: refuse what Kafka refuses before touching anything
+ * (resourceProblem), then work out each topic's changes (`changesOf` may throw an EngineError)
+ * and apply them through the engine, one resource at a time.
+ */
+export async function alterTopics<
+  R extends { resourceType: number; resourceName: string; configs: readonly { name: string }[] },
+>(
   ctx: RequestContext,
-  r: { resourceType: number; resourceName: string },
-  change: () => Record<string, string | null>,
+  resources: readonly R[],
   opts: { replace: boolean; validateOnly: boolean },
-): Promise<ResourceOutcome> {
-  const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-  try {
-    await ctx.engine.alterTopicConfigs(r.resourceName, change(), opts);
-    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null };
-  } catch (err) {
-    const e = errorOf(err);
-    return { ...base, errorCode: e.code, errorMessage: e.message };
+  changesOf: (r: R) => Record<string, string | null>,
+): Promise<ResourceOutcome[]> {
+  const seen = countResources(resources);
+  const out: ResourceOutcome[] = [];
+  for (const r of resources) {
+    const problem = resourceProblem(r, seen);
+    if (problem) {
+      out.push(problem);
+      continue;
+    }
+    const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+    try {
+      await ctx.engine.alterTopicConfigs(r.resourceName, changesOf(r), opts);
+      out.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
+    } catch (err) {
+      const e = errorOf(err);
+      out.push({ ...base, errorCode: e.code, errorMessage: e.message });
+    }
   }
+  return out;
 }
 
 export const AlterConfigsApi = defineApi<AlterConfigsRequest, AlterConfigsResponse>({
@@ -92,19 +106,12 @@ export const AlterConfigsApi = defineApi<AlterConfigsRequest, AlterConfigsRespon
   request: AlterConfigs.request,
   response: AlterConfigs.response,
   async handle(req, ctx) {
-    const seen = countResources(req.resources);
-    const responses: ResourceOutcome[] = [];
-    for (const r of req.resources) {
-      const problem = resourceProblem(r, seen);
-      if (problem) {
-        responses.push(problem);
-        continue;
-      }
-      const change = () => Object.fromEntries(r.configs.map((c) => [c.name, c.value]));
-      responses.push(
-        await applyTopicChange(ctx, r, change, { replace: true, validateOnly: req.validateOnly }),
-      );
-    }
+    const responses = await alterTopics(
+      ctx,
+      req.resources,
+      { replace: true, validateOnly: req.validateOnly },
+      (r) => Object.fromEntries(r.configs.map((c) => [c.name, c.value])),
+    );
     return { throttleTimeMs: 0, responses };
   },
 });
