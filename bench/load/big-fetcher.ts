@@ -6,7 +6,6 @@
  * parent can match other measurements against it.
  */
 
-import os from "node:os";
 import type { Percentiles } from "../harness/stats.js";
 import { Samples } from "../harness/stats.js";
 import {
@@ -27,11 +26,6 @@ export interface BigFetcherConfig {
   durationMs: number;
   /** Hard stop for a single fetch. */
   fetchTimeoutMs: number;
-  /**
-   * Scheduling niceness for this process (19 = lowest priority), to stand in for a consumer on
-   * another machine: its CPU then mostly does not compete with the server's on a small box.
-   */
-  niceness?: number;
   /** Client id on the requests (default oncedb-bench-fetch); the server's quotas go by it. */
   clientId?: string;
 }
@@ -52,7 +46,6 @@ export interface BigFetcherResult {
 
 async function main(): Promise<BigFetcherResult> {
   const cfg = loadConfig<BigFetcherConfig>();
-  if (cfg.niceness !== undefined) os.setPriority(0, cfg.niceness);
   const sock = await connect(cfg.host, cfg.port);
   const clientId = cfg.clientId ?? "oncedb-bench-fetch";
   const fetchVersions = await requireApi(sock, 1, 4, "Fetch", clientId);

@@ -19,7 +19,7 @@ const RATE = 10_000;
 function timing(quick: boolean, runs: number) {
   return quick
     ? { warmupMs: 500, durationMs: 1500, fsyncMs: 300, runs }
-    : { warmupMs: 2000, durationMs: 10_000, fsyncMs: 1000, runs: Math.min(runs, 3) };
+    : { warmupMs: 1000, durationMs: 6000, fsyncMs: 1000, runs: Math.min(runs, 3) };
 }
 
 interface E2eRun {

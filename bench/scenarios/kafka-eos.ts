@@ -32,8 +32,8 @@ const LABEL: Record<Mode, string> = {
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { warmupMs: 1000, durationMs: 2000, rounds: runs, batchesPerPartition: 100 }
-    : { warmupMs: 2000, durationMs: 8000, rounds: runs, batchesPerPartition: 500 };
+    ? { warmupMs: 500, durationMs: 1500, rounds: runs, batchesPerPartition: 100 }
+    : { warmupMs: 1000, durationMs: 5000, rounds: runs, batchesPerPartition: 500 };
 }
 
 interface CopyRun {

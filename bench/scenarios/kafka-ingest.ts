@@ -80,7 +80,7 @@ const VARIANTS: Variant[] = [
 function timing(quick: boolean) {
   return quick
     ? { warmupMs: 300, durationMs: 1000, appendMs: 600 }
-    : { warmupMs: 1000, durationMs: 4000, appendMs: 2000 };
+    : { warmupMs: 500, durationMs: 3000, appendMs: 1500 };
 }
 
 interface VariantRun {

@@ -11,7 +11,7 @@ const MiB = 1 << 20;
 function durations(quick: boolean) {
   return quick
     ? { appendMs: 1200, latencyMs: 500, tcpWarmMs: 250, tcpMs: 1000 }
-    : { appendMs: 3000, latencyMs: 2000, tcpWarmMs: 500, tcpMs: 3000 };
+    : { appendMs: 2000, latencyMs: 1000, tcpWarmMs: 500, tcpMs: 2000 };
 }
 
 /** Sequential append + fdatasync of 1 MiB blocks for `durationMs`; used by other scenarios as their limit. */

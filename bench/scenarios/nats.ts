@@ -35,8 +35,8 @@ interface NatsEndpoint {
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 300, durationMs: 1500, pubsubMessages: 300_000, pullFill: 50_000 }
-    : { warmupMs: 1000, durationMs: 5000, pubsubMessages: 1_500_000, pullFill: 350_000 };
+    ? { warmupMs: 300, durationMs: 1500, pubsubMessages: 300_000, pullFill: 30_000 }
+    : { warmupMs: 500, durationMs: 3000, pubsubMessages: 1_000_000, pullFill: 200_000 };
 }
 type Timing = ReturnType<typeof timing>;
 

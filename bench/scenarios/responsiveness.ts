@@ -37,23 +37,15 @@ const RETENTION_INTERVAL_MS = 86_400_000;
 const STALL_TARGET_MS = 5;
 const BUCKET_MS = 250;
 
-type PhaseId =
-  | "baseline"
-  | "fetch"
-  | "fetch-low"
-  | "fetch-quota"
-  | "retention"
-  | "delete-records"
-  | "delete-topic";
-type FetchPhase = "fetch" | "fetch-low" | "fetch-quota";
-const FETCH_PHASES: readonly FetchPhase[] = ["fetch", "fetch-low", "fetch-quota"];
-/** The third fetch phase's consumer has this client id, which the server limits to QUOTA_BYTES_PER_SEC. */
+type PhaseId = "baseline" | "fetch" | "fetch-quota" | "retention" | "delete-records" | "delete-topic";
+type FetchPhase = "fetch" | "fetch-quota";
+const FETCH_PHASES: readonly FetchPhase[] = ["fetch", "fetch-quota"];
+/** The second fetch phase's consumer has this client id, which the server limits to QUOTA_BYTES_PER_SEC. */
 const QUOTA_CLIENT_ID = "oncedb-bench-fetch-quota";
 const QUOTA_BYTES_PER_SEC = 100_000_000;
 const PHASES: { id: PhaseId; label: string }[] = [
   { id: "baseline", label: "baseline" },
   { id: "fetch", label: "long fetch" },
-  { id: "fetch-low", label: "long fetch, fetcher at nice 19" },
   { id: "fetch-quota", label: "long fetch, consumer quota 100 MB/s" },
   { id: "retention", label: "retention delete" },
   { id: "delete-records", label: "DeleteRecords" },
@@ -63,11 +55,11 @@ const PHASES: { id: PhaseId; label: string }[] = [
 function timing(quick: boolean, runs: number) {
   return quick
     ? // One short round: --quick proves the scenario works, it does not settle a figure.
-      { bigBytes: 60e6, phaseMs: 1500, gapMs: 400, probeWarmMs: 500, fsyncMs: 300, rounds: 1 }
+      { bigBytes: 40e6, phaseMs: 1200, gapMs: 300, probeWarmMs: 500, fsyncMs: 300, rounds: 1 }
     : {
-        bigBytes: 0.5e9,
-        phaseMs: 6000,
-        gapMs: 1000,
+        bigBytes: 0.4e9,
+        phaseMs: 5000,
+        gapMs: 800,
         probeWarmMs: 2000,
         fsyncMs: 1000,
         rounds: Math.min(runs, 3),
@@ -119,7 +111,6 @@ interface Round {
   fsync: Percentiles;
   phases: PhaseRun[];
   fetch: BigFetcherResult;
-  fetchLow: BigFetcherResult;
   fetchQuota: BigFetcherResult;
   probe: Omit<AckProbeResult, "sendWallMs" | "latencyMs">;
   /** Max ack latency per bucket, per phase, seconds since the probe started. */
@@ -152,7 +143,7 @@ export const responsivenessScenario: Scenario = {
     const gb = (batches * RECORDS_PER_BATCH * VALUE_BYTES) / 1e9;
     const notes: string[] = [
       `Baseline = the probe alone. Probe: one connection, ${PROBE_RATE} Produce v3 requests/s of 1 record (100 bytes), acks=-1, open loop (each request is sent on schedule whether or not earlier ones were answered, so a stall shows in every request it delays); latency = request write to response.`,
-      `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); the same with the fetcher process at niceness 19 (standing in for a consumer on another machine, whose CPU would not compete with the server's); the same at normal priority with a client id the server limits to ${fmtNum(QUOTA_BYTES_PER_SEC / 1e6)} MB/s (--client-consumer-byte-rate: Kafka's consumer_byte_rate, throttle_time_ms and a muted connection); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
+      `Each round fills three 1-partition topics with ${fmtNum(gb)} GB each (batches of 1,000 x 100-byte records), waits for the data dir to be quiet, measures fdatasync, then runs the phases (${fmtNum(t.phaseMs / 1000)} s each at least, ${fmtNum(t.gapMs / 1000)} s apart): baseline; long fetch (a raw Fetch v4 loop, max_bytes = partition max = 50 MiB, over the first topic, continuing after each response and wrapping); the same with a client id the server limits to ${fmtNum(QUOTA_BYTES_PER_SEC / 1e6)} MB/s (--client-consumer-byte-rate: Kafka's consumer_byte_rate, throttle_time_ms and a muted connection); retention delete (the second topic has retention.ms=60000 and records stamped a day old; the pass is started by deleting an empty topic, which schedules one at once — the periodic timer is set to 24 h so no other pass runs); DeleteRecords of the whole first topic (offset -1); DeleteTopics of the third topic (its batches are reclaimed in the background).`,
       "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
       `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
       "In server (from OnceDB's diagnostics channels, preloaded probe bench/harness/span-probe.ts): ack held = a Produce frame read to its answer ready, p99 / max over the phase's requests; its commit path, p99 of each step over the phase's commits: queued (first submit to hand-over to the writer thread), to writer (hand-over to the transaction beginning), commit (SQLite transaction with its fsync), back (to the main thread hearing of it). The probe's latency also holds the time before the server read the request and after it wrote the answer.",
@@ -227,8 +218,6 @@ export const responsivenessScenario: Scenario = {
       const what: Record<PhaseId, (x: Round, p: PhaseRun) => string> = {
         baseline: () => "",
         fetch: (x) => `${fmtNum(x.fetch.fetches)} fetches of ${fmtNum(x.fetch.bytesPerFetch / 2 ** 20)} MiB`,
-        "fetch-low": (x) =>
-          `${fmtNum(x.fetchLow.fetches)} fetches of ${fmtNum(x.fetchLow.bytesPerFetch / 2 ** 20)} MiB`,
         "fetch-quota": (x) =>
           `${fmtNum(x.fetchQuota.fetches)} fetches of ${fmtNum(x.fetchQuota.bytesPerFetch / 2 ** 20)} MiB`,
         retention: (_x, p) => `${fmtNum(gb)} GB deleted in ${fmtNum(p.opMs)} ms`,
@@ -286,7 +275,6 @@ export const responsivenessScenario: Scenario = {
       pct.push({ label: "fdatasync 4 KiB", unit: "ms", p: medianPercentiles(rounds.map((x) => x.fsync)) });
       for (const [label, pick] of [
         ["long fetch: fetched", (x: Round) => x.fetch],
-        ["long fetch, fetcher at nice 19: fetched", (x: Round) => x.fetchLow],
         ["long fetch, consumer quota 100 MB/s: fetched", (x: Round) => x.fetchQuota],
       ] as const) {
         const fetchLat = medianPercentiles(rounds.map((x) => pick(x).fetchMs));
@@ -441,8 +429,7 @@ async function oneRound(
     }
     await sleep(t.gapMs);
 
-    // b. long fetch, then the same with the fetcher at the lowest priority (a consumer on
-    //    another machine would not take CPU from the server; on 2 shared cores it does)
+    // b. long fetch, then the same under a consumer quota
     const fetches: Partial<Record<FetchPhase, BigFetcherResult>> = {};
     for (const id of FETCH_PHASES) {
       progress.step(`responsiveness: ${PHASES.find((ph) => ph.id === id)!.label}, ${R}`, t.phaseMs + t.gapMs);
@@ -454,7 +441,6 @@ async function oneRound(
         maxBytes: FETCH_MAX_BYTES,
         durationMs: t.phaseMs,
         fetchTimeoutMs: 60_000,
-        niceness: id === "fetch-low" ? 19 : undefined,
         clientId: id === "fetch-quota" ? QUOTA_CLIENT_ID : undefined,
       };
       const m = await runMetered<BigFetcherResult>(server, "big-fetcher", cfg, t.phaseMs + 90_000);
@@ -569,13 +555,12 @@ async function oneRound(
         .sort((a, b) => a[0] - b[0])
         .map(([b, v]) => [((b + 1) * BUCKET_MS) / 1000, v] as [number, number]);
     }
-    const { fetch, "fetch-low": fetchLow, "fetch-quota": fetchQuota } = fetches;
-    if (!fetch || !fetchLow || !fetchQuota) throw new Error("the fetch phases did not run");
+    const { fetch, "fetch-quota": fetchQuota } = fetches;
+    if (!fetch || !fetchQuota) throw new Error("the fetch phases did not run");
     return {
       fsync,
       phases,
       fetch,
-      fetchLow,
       fetchQuota,
       probe: probeRest,
       series,
