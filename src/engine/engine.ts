@@ -34,7 +34,7 @@ import { RETENTION_CHUNK_BATCHES, RETENTION_CHUNKS_PER_PASS_MAX, Retention } fro
 import {
   type EffectiveTopicConfig,
   effectiveConfig,
-  TOPIC_CONFIG_DEFAULTS,
+  topicConfigEntries,
   topicNameProblem,
   validateTopicConfigs,
 } from "./topic-config.js";
@@ -149,6 +149,8 @@ export class Engine extends EventEmitter {
   /** Write quota per client id, or null when writes are not limited. */
   readonly producerQuota: ByteRateQuota | null;
   private readonly topics = new Map<string, Topic>();
+  /** The same topics by their uuid (Kafka's topic id, KIP-516): clients may name a topic by it. */
+  private readonly topicsByUuid = new Map<string, Topic>();
   private readonly partitionsById = new Map<number, Partition>();
   private readonly offsets = new GroupOffsets();
   private readonly reader: LogReader;
@@ -246,6 +248,7 @@ export class Engine extends EventEmitter {
     const db = this.store.reader;
     for (const t of this.topics.values()) for (const p of t.partitions) p.wake();
     this.topics.clear();
+    this.topicsByUuid.clear();
     this.partitionsById.clear();
     const topics = db.prepare("SELECT id, name, uuid, configs FROM topics").raw(true).all() as [
       number,
@@ -259,6 +262,7 @@ export class Engine extends EventEmitter {
       const topic: Topic = { id, name, uuid, configs, effective: effectiveConfig(configs), partitions: [] };
       byId.set(id, topic);
       this.topics.set(name, topic);
+      this.topicsByUuid.set(uuid, topic);
       this.nextTopicId = Math.max(this.nextTopicId, id + 1);
     }
     const parts = db
@@ -320,6 +324,11 @@ export class Engine extends EventEmitter {
 
   topic(name: string): TopicInfo | undefined {
     return this.topics.get(name);
+  }
+
+  /** A topic by its uuid (lower-case canonical form, as `TopicInfo.uuid`). */
+  topicByUuid(uuid: string): TopicInfo | undefined {
+    return this.topicsByUuid.get(uuid);
   }
 
   listTopics(): TopicInfo[] {
@@ -387,6 +396,7 @@ export class Engine extends EventEmitter {
     ];
     this.addPartitions(topic, numPartitions, ops);
     this.topics.set(name, topic);
+    this.topicsByUuid.set(topic.uuid, topic);
     return this.submit(ops).then(() => topic);
   }
 
@@ -435,6 +445,7 @@ export class Engine extends EventEmitter {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     this.topics.delete(name);
+    this.topicsByUuid.delete(topic.uuid);
     this.partitionCount -= topic.partitions.length;
     const ops: WriteOp[] = [
       ["deleteTopic", [topic.id]],
@@ -498,11 +509,7 @@ export class Engine extends EventEmitter {
   describeTopicConfigs(name: string): { name: string; value: string; isDefault: boolean }[] {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
-    return Object.entries(TOPIC_CONFIG_DEFAULTS).map(([k, def]) => ({
-      name: k,
-      value: topic.configs[k] ?? def,
-      isDefault: !(k in topic.configs),
-    }));
+    return topicConfigEntries(topic.configs);
   }
 
   // ---------------------------------------------------------------- the log

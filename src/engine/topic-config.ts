@@ -78,6 +78,17 @@ export interface EffectiveTopicConfig {
   readonly maxMessageBytes: number;
 }
 
+/** Every topic config with its value: the override if set, else Kafka's default. */
+export function topicConfigEntries(
+  overrides: Readonly<Record<string, string>>,
+): { name: string; value: string; isDefault: boolean }[] {
+  return Object.entries(TOPIC_CONFIG_DEFAULTS).map(([name, def]) => ({
+    name,
+    value: overrides[name] ?? def,
+    isDefault: !Object.hasOwn(overrides, name),
+  }));
+}
+
 export function effectiveConfig(overrides: Readonly<Record<string, string>>): EffectiveTopicConfig {
   const get = (name: string) => Number(overrides[name] ?? TOPIC_CONFIG_DEFAULTS[name]);
   return {

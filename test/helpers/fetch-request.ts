@@ -1,4 +1,4 @@
-/** Fetch v11 request bodies for tests that speak the protocol directly (RawKafka). */
+/** Fetch request bodies (v11, or v13 with `topicId`) for tests that speak the protocol directly (RawKafka). */
 import type { FetchRequest } from "../../src/protocol/kafka/generated/messages.js";
 
 /** One partition from `fetchOffset`; a long poll when maxWaitMs and minBytes say so. */
@@ -6,7 +6,7 @@ export function fetchBody(
   topic: string,
   partition: number,
   fetchOffset: number,
-  opts: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {},
+  opts: { maxWaitMs?: number; minBytes?: number; maxBytes?: number; topicId?: string } = {},
 ): FetchRequest {
   const noUuid = "AAAAAAAAAAAAAAAAAAAAAA";
   const maxBytes = opts.maxBytes ?? 1 << 20;
@@ -23,7 +23,7 @@ export function fetchBody(
     topics: [
       {
         topic,
-        topicId: noUuid,
+        topicId: opts.topicId ?? noUuid,
         partitions: [
           {
             partition,

@@ -1,13 +1,17 @@
 /**
- * Fetch (key 1), v4-11.
+ * Fetch (key 1), v4-13 (v12+ flexible).
  *   Request: replica_id, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id (v7+),
- *            session_epoch (v7+), topics [topic, partitions [partition, current_leader_epoch (v9+),
- *            fetch_offset, log_start_offset (v5+), partition_max_bytes]],
- *            forgotten_topics_data (v7+), rack_id (v11+).
- *   Response: throttle_time_ms, error_code (v7+), session_id (v7+), responses [topic,
- *             partitions [partition_index, error_code, high_watermark, last_stable_offset,
- *             log_start_offset (v5+), aborted_transactions, preferred_read_replica (v11+),
- *             records]].
+ *            session_epoch (v7+), topics [topic (v0-12) | topic_id (v13+), partitions [partition,
+ *            current_leader_epoch (v9+), fetch_offset, last_fetched_epoch (v12+),
+ *            log_start_offset (v5+), partition_max_bytes]], forgotten_topics_data (v7+),
+ *            rack_id (v11+).
+ *   Response: throttle_time_ms, error_code (v7+), session_id (v7+), responses [topic (v0-12) |
+ *             topic_id (v13+), partitions [partition_index, error_code, high_watermark,
+ *             last_stable_offset, log_start_offset (v5+), aborted_transactions,
+ *             preferred_read_replica (v11+), records]].
+ * v13 names topics by id (KIP-516); an unknown id answers UNKNOWN_TOPIC_ID for each of its
+ * partitions. last_fetched_epoch is not checked: leader epochs never change on one node, so a
+ * log never diverges from what a consumer read.
  * Incremental fetch sessions (KIP-227) are not offered: we answer session_id 0, which tells
  * the client to keep sending full requests. Records are whole stored batches, the one holding
  * fetch_offset first; the response's byte budget is max_bytes, except that the first batch
@@ -30,6 +34,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from "../generated/messages.js";
+import { topicById } from "../topic-id.js";
 
 /** A quota-limited client's answer is paced over at most this long (RequestContext.pace). */
 export const PACE_SPREAD_MS_MAX = 1000;
@@ -40,11 +45,17 @@ async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: Isola
     req.maxBytes > 0 ? req.maxBytes : config.fetchResponseBytesMax,
     config.fetchResponseBytesMax,
   );
+  // v13+ names topics by id; null = no such topic.
+  const names = req.topics.map((t) =>
+    ctx.apiVersion >= 13 ? (topicById(engine, t.topicId)?.name ?? null) : t.topic,
+  );
   const items: FetchRequestItem[] = [];
-  for (const t of req.topics) {
+  for (const [i, t] of req.topics.entries()) {
+    const name = names[i]!;
+    if (name === null) continue;
     for (const p of t.partitions) {
       items.push({
-        topic: t.topic,
+        topic: name,
         partition: p.partition,
         offset: p.fetchOffset,
         maxBytes: p.partitionMaxBytes,
@@ -56,11 +67,25 @@ async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: Isola
   let total = 0;
   let k = 0;
   const watched: Partition[] = [];
-  const responses: FetchResponseFetchableTopicResponse[] = req.topics.map((t) => ({
+  const responses: FetchResponseFetchableTopicResponse[] = req.topics.map((t, i) => ({
     topic: t.topic,
+    topicId: t.topicId,
     partitions: t.partitions.map((p): FetchResponsePartitionData => {
+      const name = names[i]!;
+      if (name === null) {
+        return {
+          partitionIndex: p.partition,
+          errorCode: ErrorCode.UNKNOWN_TOPIC_ID,
+          highWatermark: -1,
+          lastStableOffset: -1,
+          logStartOffset: -1,
+          abortedTransactions: null,
+          preferredReadReplica: -1,
+          records: null,
+        };
+      }
       const r = results[k++]!;
-      const part = engine.partition(t.topic, p.partition);
+      const part = engine.partition(name, p.partition);
       if (part && r.error === "NONE") watched.push(part);
       total += r.bytes;
       return {
@@ -82,7 +107,7 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
   key: Fetch.apiKey,
   name: Fetch.name,
   minVersion: 4,
-  maxVersion: 11,
+  maxVersion: 13,
   request: Fetch.request,
   response: Fetch.response,
   async handle(req, ctx) {

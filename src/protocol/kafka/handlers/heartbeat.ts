@@ -1,5 +1,5 @@
 /**
- * Heartbeat (key 12), v0-3.
+ * Heartbeat (key 12), v0-4 (v4+ flexible).
  *   Request: group_id, generation_id, member_id, group_instance_id (v3+).
  *   Response: throttle_time_ms (v1+), error_code (REBALANCE_IN_PROGRESS tells the member to rejoin).
  */
@@ -10,7 +10,7 @@ export const HeartbeatApi = defineApi<HeartbeatRequest, HeartbeatResponse>({
   key: Heartbeat.apiKey,
   name: Heartbeat.name,
   minVersion: 0,
-  maxVersion: 3,
+  maxVersion: 4,
   request: Heartbeat.request,
   response: Heartbeat.response,
   handle(req, ctx) {

@@ -1,7 +1,9 @@
 /**
- * LeaveGroup (key 13), v0-3.
- *   Request v0-2: group_id, member_id.  v3+: group_id, members [member_id, group_instance_id].
+ * LeaveGroup (key 13), v0-5 (v4+ flexible).
+ *   Request v0-2: group_id, member_id.  v3+: group_id, members [member_id, group_instance_id,
+ *                 reason (v5+)].
  *   Response: throttle_time_ms (v1+), error_code, members (v3+) [member_id, group_instance_id, error_code].
+ * The v5 per-member reason (KIP-800) is only logged (debug): it does not change what the coordinator does.
  */
 import { defineApi } from "../api.js";
 import { LeaveGroup, type LeaveGroupRequest, type LeaveGroupResponse } from "../generated/messages.js";
@@ -10,7 +12,7 @@ export const LeaveGroupApi = defineApi<LeaveGroupRequest, LeaveGroupResponse>({
   key: LeaveGroup.apiKey,
   name: LeaveGroup.name,
   minVersion: 0,
-  maxVersion: 3,
+  maxVersion: 5,
   request: LeaveGroup.request,
   response: LeaveGroup.response,
   handle(req, ctx) {
@@ -18,6 +20,20 @@ export const LeaveGroupApi = defineApi<LeaveGroupRequest, LeaveGroupResponse>({
       ctx.apiVersion >= 3
         ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
         : [{ memberId: req.memberId, groupInstanceId: null }];
+    if (ctx.apiVersion >= 5) {
+      for (const m of req.members) {
+        if (m.reason === null) continue;
+        ctx.engine.logger?.debug(
+          {
+            groupId: req.groupId,
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            reason: m.reason,
+          },
+          "leave group",
+        );
+      }
+    }
     const r = ctx.engine.groups.leave({ groupId: req.groupId, members });
     const firstMemberError = r.members[0]?.errorCode ?? 0;
     return {

@@ -1,16 +1,17 @@
 /**
- * Metadata (key 3), v0-8.
- *   Request: topics (null = all, v1+), allow_auto_topic_creation (v4+),
- *            include_*_authorized_operations (v8+).
+ * Metadata (key 3), v0-12 (v9+ flexible).
+ *   Request: topics [topic_id (v10+), name (nullable v10+)] (null = all, v1+),
+ *            allow_auto_topic_creation (v4+), include_*_authorized_operations (v8+).
  *   Response: brokers [node_id, host, port, rack], cluster_id (v2+), controller_id (v1+),
- *             topics [error_code, name, is_internal, partitions [...]].
+ *             topics [error_code, name, topic_id (v10+), is_internal, partitions [...]].
  * One node (id 0) leads every partition. kafkajs sends InitProducerId to controller_id, so
- * it names us too.
+ * it names us too. A topic named by name is looked up (or auto-created) by name, whatever its
+ * topic_id says; v12 may name a topic by topic_id alone (name null), as Kafka allows from v12
+ * on: an unknown id answers UNKNOWN_TOPIC_ID. Before v12 a null name is INVALID_REQUEST.
  */
 import type { TopicInfo } from "../../../engine/engine.js";
 import { topicNameProblem } from "../../../engine/topic-config.js";
 import { defineApi } from "../api.js";
-import { uuidFromBytes } from "../codec/uuid.js";
 import { codeOf, errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
 import {
@@ -19,12 +20,9 @@ import {
   type MetadataResponse,
   type MetadataResponseTopic,
 } from "../generated/messages.js";
+import { kafkaTopicId, topicById } from "../topic-id.js";
 
 export const CLUSTER_ID = "oncedb-single-node";
-
-export function kafkaTopicId(uuid: string): string {
-  return uuidFromBytes(Buffer.from(uuid.replace(/-/g, ""), "hex"));
-}
 
 function describeTopic(t: TopicInfo): MetadataResponseTopic {
   return {
@@ -48,7 +46,7 @@ export const MetadataApi = defineApi<MetadataRequest, MetadataResponse>({
   key: Metadata.apiKey,
   name: Metadata.name,
   minVersion: 0,
-  maxVersion: 8,
+  maxVersion: 12,
   request: Metadata.request,
   response: Metadata.response,
   async handle(req, ctx) {
@@ -62,8 +60,17 @@ export const MetadataApi = defineApi<MetadataRequest, MetadataResponse>({
     } else {
       const allowAuto = apiVersion < 4 || req.allowAutoTopicCreation;
       topics = await Promise.all(
-        req.topics!.map(async ({ name }): Promise<MetadataResponseTopic> => {
-          const topicName = name ?? "";
+        req.topics!.map(async ({ name, topicId }): Promise<MetadataResponseTopic> => {
+          if (name === null) {
+            if (apiVersion < 12) {
+              // The answer's name is not nullable before v12 either.
+              return { errorCode: ErrorCode.INVALID_REQUEST, name: "", topicId, partitions: [] };
+            }
+            const byId = topicById(engine, topicId);
+            if (byId) return describeTopic(byId);
+            return { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId, partitions: [] };
+          }
+          const topicName = name;
           const existing = engine.topic(topicName);
           if (existing) return describeTopic(existing);
           if (topicNameProblem(topicName)) {

@@ -1,5 +1,5 @@
 /**
- * OffsetCommit (key 8), v0-7.
+ * OffsetCommit (key 8), v0-8 (v8+ flexible).
  *   Request: group_id, generation_id (v1+), member_id (v1+), group_instance_id (v7+),
  *            retention_time_ms (v2-4), topics [name, partitions [partition_index,
  *            committed_offset, committed_leader_epoch (v6+), commit_timestamp (v1), committed_metadata]].
@@ -16,7 +16,9 @@ export const OffsetCommitApi = defineApi<OffsetCommitRequest, OffsetCommitRespon
   key: OffsetCommit.apiKey,
   name: OffsetCommit.name,
   minVersion: 0,
-  maxVersion: 7,
+  // Not v9: it is the first version for KIP-848 consumer groups (member epochs, GROUP_ID_NOT_FOUND),
+  // which we do not implement.
+  maxVersion: 8,
   request: OffsetCommit.request,
   response: OffsetCommit.response,
   async handle(req, ctx) {
