@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { GroupError } from "../src/groups/errors.js";
+import { encodeConsumerSubscription } from "../src/protocol/kafka/codec/consumer-protocol.js";
 import { ErrorCode } from "../src/protocol/kafka/generated/error-codes.js";
 import {
   AddOffsetsToTxn,
@@ -23,6 +24,7 @@ import {
   LeaveGroup,
   ListGroups,
   OffsetCommit,
+  OffsetDelete,
   OffsetFetch,
   type OffsetFetchRequestGroup,
   type OffsetFetchResponseGroup,
@@ -501,6 +503,120 @@ describe("consumer-group API versions", { timeout: 120_000 }, () => {
       assert.deepEqual(mine(await list(5, ["stable"], ["consumer", "CLASSIC"])), [
         [stableGroup, "consumer", "Stable", "classic"],
       ]);
+    });
+  });
+});
+
+describe("OffsetDelete v0", { timeout: 60_000 }, () => {
+  const OTHER = "offset-delete-other";
+  before(async () => {
+    server = await startServer();
+    await withConn(async (c) => {
+      const r = await c.request(CreateTopics, 3, {
+        topics: [TOPIC, OTHER].map((name) => ({
+          name,
+          numPartitions: 2,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [],
+        })),
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
+      for (const t of r.body.topics!) assert.equal(t.errorCode, ErrorCode.NONE);
+    });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  function offsetDelete(c: RawKafka, groupId: string, topics: [string, number[]][]) {
+    return c.request(OffsetDelete, 0, {
+      groupId,
+      topics: topics.map(([name, partitions]) => ({
+        name,
+        partitions: partitions.map((partitionIndex) => ({ partitionIndex })),
+      })),
+    });
+  }
+  const codes = (r: Awaited<ReturnType<typeof offsetDelete>>) =>
+    r.body.topics!.map((t) => `${t.name}:${t.partitions!.map((p) => p.errorCode).join(",")}`);
+
+  /** A live one-member group of `protocolType` whose member sends `metadata`. */
+  async function liveGroup(c: RawKafka, groupId: string, protocolType: string, metadata: Buffer) {
+    const body = (memberId: string): JoinGroupRequest => ({
+      ...joinBody(groupId, memberId),
+      protocolType,
+      protocols: [{ name: "range", metadata }],
+    });
+    const first = (await c.request(JoinGroup, 9, body(""))).body;
+    const joined = (await c.request(JoinGroup, 9, body(first.memberId!))).body;
+    assert.equal(joined.errorCode, ErrorCode.NONE);
+    return { memberId: first.memberId!, generationId: joined.generationId! };
+  }
+
+  it("answers GROUP_ID_NOT_FOUND for a group with neither members nor offsets", async () => {
+    const r = await withConn((c) => offsetDelete(c, "od-nobody", [[TOPIC, [0]]]));
+    assert.equal(r.body.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+    assert.deepEqual(r.body.topics, []);
+  });
+
+  it("deletes the named offsets of a group known only by its offsets; unknown partitions are refused", async () => {
+    await withConn(async (c) => {
+      await commitStandalone(c, "od-offsets-only", [
+        [0, 10],
+        [1, 11],
+      ]);
+      const r = await offsetDelete(c, "od-offsets-only", [
+        [TOPIC, [0, 99]],
+        ["od-no-such-topic", [0]],
+      ]);
+      assert.equal(r.body.errorCode, ErrorCode.NONE);
+      assert.deepEqual(codes(r), [
+        `${TOPIC}:${ErrorCode.NONE},${ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}`,
+        `od-no-such-topic:${ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}`,
+      ]);
+      const f = (await fetchV8(c, [{ groupId: "od-offsets-only", topics: null }])).body.groups![0]!;
+      assert.deepEqual(Object.keys(offsetsOf(f)), [`${TOPIC}/1`], "partition 0's offset is gone, 1's stays");
+    });
+  });
+
+  it("keeps the offsets of topics a live consumer group subscribes to, and deletes the others", async () => {
+    await withConn(async (c) => {
+      await commitStandalone(c, "od-live", [[0, 5]]);
+      const subscription = encodeConsumerSubscription(
+        { topics: [TOPIC], userData: null, ownedPartitions: [], generationId: -1, rackId: null },
+        1,
+      );
+      await liveGroup(c, "od-live", "consumer", subscription);
+      const r = await offsetDelete(c, "od-live", [
+        [TOPIC, [0]],
+        [OTHER, [1]],
+      ]);
+      assert.equal(r.body.errorCode, ErrorCode.NONE);
+      assert.deepEqual(codes(r), [
+        `${TOPIC}:${ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC}`,
+        `${OTHER}:${ErrorCode.NONE}`,
+      ]);
+      const f = (await fetchV8(c, [{ groupId: "od-live", topics: null }])).body.groups![0]!;
+      assert.deepEqual(Object.keys(offsetsOf(f)), [`${TOPIC}/0`]);
+    });
+  });
+
+  it("treats every topic as subscribed when the subscription cannot be read, as Kafka does", async () => {
+    await withConn(async (c) => {
+      await liveGroup(c, "od-opaque", "consumer", Buffer.from([0, 1, 0x7f, 0xff, 0xff, 0xff]));
+      const r = await offsetDelete(c, "od-opaque", [[OTHER, [0]]]);
+      assert.deepEqual(codes(r), [`${OTHER}:${ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC}`]);
+    });
+  });
+
+  it("refuses a live group of another protocol type with NON_EMPTY_GROUP", async () => {
+    await withConn(async (c) => {
+      await liveGroup(c, "od-connect", "connect", Buffer.from("worker"));
+      const r = await offsetDelete(c, "od-connect", [[TOPIC, [0]]]);
+      assert.equal(r.body.errorCode, ErrorCode.NON_EMPTY_GROUP);
+      assert.deepEqual(r.body.topics, []);
     });
   });
 });

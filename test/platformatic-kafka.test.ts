@@ -272,6 +272,109 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     await streams[0]!.close();
   });
 
+  it("admin: partitions, configs, records, groups and their offsets", async () => {
+    const a = admin();
+    await a.createTopics({ topics: ["pk-ops", "pk-ops-other"], partitions: 2, replicas: 1 });
+    const producer = new Producer({
+      clientId: "pk-ops-producer",
+      bootstrapBrokers,
+      serializers: stringSerializers,
+    });
+    closers.push(() => producer.close());
+    await producer.send({
+      messages: Array.from({ length: 10 }, (_, i) => ({ topic: "pk-ops", value: `v${i}`, partition: 0 })),
+    });
+
+    await a.createPartitions({ topics: [{ name: "pk-ops", count: 3 }] });
+    const meta = await a.metadata({ topics: ["pk-ops"], forceUpdate: true });
+    assert.equal(meta.topics.get("pk-ops")?.partitionsCount, 3);
+
+    await a.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: "pk-ops",
+          configs: [{ name: "retention.ms", configOperation: 0, value: "1000000" }],
+        },
+      ],
+    });
+    const [described] = await a.describeConfigs({
+      resources: [{ resourceType: 2, resourceName: "pk-ops", configurationKeys: ["retention.ms"] }],
+    });
+    assert.deepEqual(
+      described!.configs.map((c) => [c.name, c.value, c.configSource]),
+      [["retention.ms", "1000000", 1]],
+    );
+
+    const [deleted] = await a.deleteRecords({
+      topics: [{ name: "pk-ops", partitions: [{ partition: 0, offset: 4n }] }],
+    });
+    assert.equal(deleted!.partitions[0]!.lowWatermark, 4n);
+
+    // A live member: the group is listed as Stable, described with its assignment, and its
+    // offsets of the topic it reads cannot be deleted (GROUP_SUBSCRIBED_TO_TOPIC), unlike others.
+    const groupId = "pk-ops-group";
+    const consumer = new Consumer({
+      clientId: "pk-ops-consumer",
+      groupId,
+      bootstrapBrokers,
+      deserializers: stringDeserializers,
+      maxWaitTime: 300,
+    });
+    closers.push(() => closeConsumer(consumer));
+    const stream = await consumer.consume({
+      topics: ["pk-ops"],
+      mode: MessagesStreamModes.EARLIEST,
+      autocommit: false,
+    });
+    const got = await take(stream, 6, 20_000, (m) => m.commit() as Promise<void>);
+    assert.deepEqual(
+      got.map((m) => [m.partition, m.offset]),
+      [4n, 5n, 6n, 7n, 8n, 9n].map((o) => [0, o]),
+      "reading starts at the new log start",
+    );
+    const stable = await a.listGroups({ states: ["STABLE"] });
+    assert.ok(stable.has(groupId), JSON.stringify([...stable.keys()]));
+    const group = (await a.describeGroups({ groups: [groupId] })).get(groupId);
+    assert.equal(group?.state, "STABLE");
+    assert.equal(group?.members.size, 1);
+    const coordinators = await a.findCoordinator({ keyType: 0, keys: [groupId, "pk-other-group"] });
+    assert.deepEqual(
+      coordinators.map((c) => [c.key, c.port]),
+      [
+        [groupId, server.kafkaPort],
+        ["pk-other-group", server.kafkaPort],
+      ],
+    );
+    await assert.rejects(
+      a.deleteConsumerGroupOffsets({ groupId, topics: [{ name: "pk-ops", partitionIndexes: [0] }] }),
+      (err: Error & { errors?: { response?: unknown }[] }) =>
+        JSON.stringify(err.errors?.[0]?.response ?? "").includes('"errorCode":86'),
+    );
+    await stream.close();
+    await closeConsumer(consumer);
+
+    // Once the group is empty, its offsets can be set, listed and deleted, then the group goes.
+    await a.alterConsumerGroupOffsets({
+      groupId,
+      topics: [{ name: "pk-ops-other", partitionOffsets: [{ partition: 1, offset: 0n }] }],
+    });
+    const offsets = async () =>
+      (await a.listConsumerGroupOffsets({ groups: [groupId] }))[0]!.topics.flatMap((t) =>
+        t.partitions.map((p) => `${t.name}/${p.partitionIndex}@${p.committedOffset}`),
+      );
+    assert.deepEqual((await offsets()).sort(), ["pk-ops-other/1@0", "pk-ops/0@10"]);
+    await a.deleteConsumerGroupOffsets({ groupId, topics: [{ name: "pk-ops", partitionIndexes: [0] }] });
+    assert.deepEqual(await offsets(), ["pk-ops-other/1@0"]);
+    await a.deleteGroups({ groups: [groupId] });
+    assert.ok(!(await a.listGroups()).has(groupId));
+    await assert.rejects(
+      a.deleteConsumerGroupOffsets({ groupId, topics: [{ name: "pk-ops", partitionIndexes: [0] }] }),
+      (err: Error & { errors?: { response?: unknown }[] }) =>
+        JSON.stringify(err.errors?.[0]?.response ?? "").includes('"errorCode":69'),
+    );
+  });
+
   it("transactions: a read_committed consumer sees committed records and never aborted ones", async () => {
     const topic = "pk-txn";
     await admin().createTopics({ topics: [topic], partitions: 2, replicas: 1 });

@@ -893,6 +893,17 @@ export class Engine extends EventEmitter {
     return this.offsets.groupIds();
   }
 
+  /** OffsetDelete: forgets some committed offsets of a group (the adapter checked that it may). */
+  async deleteCommittedOffsets(
+    groupId: string,
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<void> {
+    if (partitions.length === 0) return;
+    const ops: WriteOp[] = partitions.map((p) => ["deleteGroupOffset", [groupId, p.topic, p.partition]]);
+    await this.submit(ops);
+    for (const p of partitions) this.offsets.removeOne(groupId, p.topic, p.partition);
+  }
+
   async deleteGroupOffsets(groupId: string): Promise<void> {
     await this.submit([["deleteGroupOffsets", [groupId]]]);
     this.offsets.removeGroup(groupId);

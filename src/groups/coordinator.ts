@@ -23,6 +23,7 @@ import type {
   DescribeResult,
   GroupCoordinatorOptions,
   GroupListing,
+  GroupState,
   HeartbeatRequest,
   JoinRequest,
   JoinResult,
@@ -675,6 +676,24 @@ export class GroupCoordinator {
         metadata: stable ? m.metadataFor(protocol) : EMPTY_BUFFER,
         assignment: stable ? m.assignment : EMPTY_BUFFER,
       })),
+    };
+  }
+
+  /**
+   * What OffsetDelete needs to know of a live group: its state, its protocol type, and every
+   * member's metadata for the selected protocol (null while none is selected). Null for a
+   * group this coordinator does not hold.
+   */
+  membership(
+    groupId: string,
+  ): { state: GroupState; protocolType: string | null; metadata: Buffer[] | null } | null {
+    const group = this.groups.get(groupId);
+    if (this.closed || !group) return null;
+    const protocol = group.protocolName;
+    return {
+      state: group.state,
+      protocolType: group.protocolType ?? null,
+      metadata: protocol ? [...group.members.values()].map((m) => m.metadataFor(protocol)) : null,
     };
   }
 

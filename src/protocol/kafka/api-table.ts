@@ -29,6 +29,7 @@ import { ListOffsetsApi } from "./handlers/list-offsets.js";
 import { ListTransactionsApi } from "./handlers/list-transactions.js";
 import { MetadataApi } from "./handlers/metadata.js";
 import { OffsetCommitApi } from "./handlers/offset-commit.js";
+import { OffsetDeleteApi } from "./handlers/offset-delete.js";
 import { OffsetFetchApi } from "./handlers/offset-fetch.js";
 import { ProduceApi } from "./handlers/produce.js";
 import { SyncGroupApi } from "./handlers/sync-group.js";
@@ -58,6 +59,7 @@ const apis: KafkaApi<any, any>[] = [
   IncrementalAlterConfigsApi,
   CreatePartitionsApi,
   DeleteGroupsApi,
+  OffsetDeleteApi,
   InitProducerIdApi,
   AddPartitionsToTxnApi,
   AddOffsetsToTxnApi,
