@@ -16,6 +16,7 @@ import {
   AddOffsetsToTxn,
   ApiVersions,
   CreateTopics,
+  EndTxn,
   FindCoordinator,
   Heartbeat,
   InitProducerId,
@@ -32,7 +33,8 @@ import {
   type SyncGroupRequest,
   TxnOffsetCommit,
 } from "../src/protocol/kafka/generated/messages.js";
-import { OFFSET_FETCH_GROUPS_PER_REQUEST_MAX } from "../src/protocol/kafka/handlers/offset-fetch.js";
+import { FIND_COORDINATOR_KEYS_PER_REQUEST_MAX } from "../src/protocol/kafka/handlers/find-coordinator.js";
+import { OFFSET_FETCH_PARTITIONS_PER_RESPONSE_MAX } from "../src/protocol/kafka/handlers/offset-fetch.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
@@ -445,16 +447,58 @@ describe("consumer-group API versions", { timeout: 120_000 }, () => {
     });
   });
 
-  it(`OffsetFetch v8 refuses more than ${OFFSET_FETCH_GROUPS_PER_REQUEST_MAX} groups in one request`, async () => {
+  it(`OffsetFetch v8 answers at most ${OFFSET_FETCH_PARTITIONS_PER_RESPONSE_MAX} partitions; later groups get INVALID_REQUEST`, async () => {
+    const wide = "of-wide";
+    const perGroup = 1_000;
     await withConn(async (c) => {
-      const groups = (n: number) => Array.from({ length: n }, () => ({ groupId: "of-with", topics: null }));
-      const atLimit = (await fetchV8(c, groups(OFFSET_FETCH_GROUPS_PER_REQUEST_MAX))).body.groups!;
-      assert.equal(atLimit.length, OFFSET_FETCH_GROUPS_PER_REQUEST_MAX);
-      assert.ok(atLimit.every((g) => g.errorCode === ErrorCode.NONE && g.topics!.length === 1));
-      const over = (await fetchV8(c, groups(OFFSET_FETCH_GROUPS_PER_REQUEST_MAX + 1))).body.groups!;
-      assert.equal(over.length, OFFSET_FETCH_GROUPS_PER_REQUEST_MAX + 1);
-      assert.ok(over.every((g) => g.errorCode === ErrorCode.INVALID_REQUEST && g.topics!.length === 0));
+      const created = await c.request(CreateTopics, 3, {
+        topics: [{ name: wide, numPartitions: perGroup, replicationFactor: 1, assignments: [], configs: [] }],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
+      assert.equal(created.body.topics![0]!.errorCode, ErrorCode.NONE);
+      const commit = (
+        await c.request(OffsetCommit, 8, {
+          ...commitBody("of-wide-group", -1, "", []),
+          topics: [
+            {
+              name: wide,
+              partitions: Array.from({ length: perGroup }, (_, partitionIndex) => ({
+                partitionIndex,
+                committedOffset: 1,
+                committedLeaderEpoch: -1,
+                commitTimestamp: -1,
+                committedMetadata: null,
+              })),
+            },
+          ],
+        })
+      ).body;
+      assert.ok(commit.topics![0]!.partitions!.every((p) => p.errorCode === ErrorCode.NONE));
+      // The group asked for with null topics, as many times as fit, then once more.
+      const fit = OFFSET_FETCH_PARTITIONS_PER_RESPONSE_MAX / perGroup;
+      const groups = Array.from({ length: fit + 1 }, () => ({ groupId: "of-wide-group", topics: null }));
+      const answer = (await fetchV8(c, groups)).body.groups!;
+      assert.equal(answer.length, fit + 1);
+      for (const g of answer.slice(0, fit)) {
+        assert.equal(g.errorCode, ErrorCode.NONE);
+        assert.equal(g.topics![0]!.partitions!.length, perGroup);
+      }
+      assert.equal(answer[fit]!.errorCode, ErrorCode.INVALID_REQUEST);
+      assert.deepEqual(answer[fit]!.topics, []);
     });
+  });
+
+  it(`FindCoordinator v4 refuses more than ${FIND_COORDINATOR_KEYS_PER_REQUEST_MAX} keys with one entry`, async () => {
+    const r = await withConn((c) =>
+      c.request(FindCoordinator, 4, {
+        key: "",
+        keyType: 0,
+        coordinatorKeys: Array.from({ length: FIND_COORDINATOR_KEYS_PER_REQUEST_MAX + 1 }, (_, i) => `g${i}`),
+      }),
+    );
+    assert.equal(r.body.coordinators!.length, 1);
+    assert.equal(r.body.coordinators![0]!.errorCode, ErrorCode.INVALID_REQUEST);
   });
 
   it("ListGroups v4 filters by state (case-insensitively) and v5 by type", async () => {
@@ -539,6 +583,14 @@ describe("OffsetDelete v0", { timeout: 60_000 }, () => {
       })),
     });
   }
+  /** Standalone commits (generation -1) to any topic. */
+  async function commitTo(c: RawKafka, groupId: string, topic: string, offsets: [number, number][]) {
+    const body = commitBody(groupId, -1, "", offsets);
+    const r = (await c.request(OffsetCommit, 8, { ...body, topics: [{ ...body.topics[0]!, name: topic }] }))
+      .body;
+    for (const p of r.topics![0]!.partitions!) assert.equal(p.errorCode, ErrorCode.NONE);
+  }
+
   const codes = (r: Awaited<ReturnType<typeof offsetDelete>>) =>
     r.body.topics!.map((t) => `${t.name}:${t.partitions!.map((p) => p.errorCode).join(",")}`);
 
@@ -584,6 +636,7 @@ describe("OffsetDelete v0", { timeout: 60_000 }, () => {
   it("keeps the offsets of topics a live consumer group subscribes to, and deletes the others", async () => {
     await withConn(async (c) => {
       await commitStandalone(c, "od-live", [[0, 5]]);
+      await commitTo(c, "od-live", OTHER, [[1, 7]]);
       const subscription = encodeConsumerSubscription(
         { topics: [TOPIC], userData: null, ownedPartitions: [], generationId: -1, rackId: null },
         1,
@@ -617,6 +670,55 @@ describe("OffsetDelete v0", { timeout: 60_000 }, () => {
       const r = await offsetDelete(c, "od-connect", [[TOPIC, [0]]]);
       assert.equal(r.body.errorCode, ErrorCode.NON_EMPTY_GROUP);
       assert.deepEqual(r.body.topics, []);
+    });
+  });
+
+  it("answers INVALID_GROUP_ID for an empty group id", async () => {
+    const r = await withConn((c) => offsetDelete(c, "", [[TOPIC, [0]]]));
+    assert.equal(r.body.errorCode, ErrorCode.INVALID_GROUP_ID);
+  });
+
+  it("also deletes an offset pending in an open transaction, so its commit does not bring it back", async () => {
+    await withConn(async (c) => {
+      const groupId = "od-txn";
+      await commitStandalone(c, groupId, [[0, 3]]);
+      const transactionalId = "od-txn-producer";
+      const pid = (
+        await c.request(InitProducerId, 1, {
+          transactionalId,
+          transactionTimeoutMs: 60_000,
+          producerId: -1,
+          producerEpoch: -1,
+        })
+      ).body;
+      const ids = { transactionalId, producerId: Number(pid.producerId), producerEpoch: pid.producerEpoch! };
+      assert.equal((await c.request(AddOffsetsToTxn, 1, { ...ids, groupId })).body.errorCode, ErrorCode.NONE);
+      const staged = (
+        await c.request(TxnOffsetCommit, 2, {
+          ...ids,
+          groupId,
+          generationId: -1,
+          memberId: "",
+          groupInstanceId: null,
+          topics: [
+            {
+              name: TOPIC,
+              partitions: [
+                { partitionIndex: 0, committedOffset: 11, committedLeaderEpoch: -1, committedMetadata: "" },
+              ],
+            },
+          ],
+        })
+      ).body;
+      assert.equal(staged.topics![0]!.partitions![0]!.errorCode, ErrorCode.NONE);
+
+      const r = await offsetDelete(c, groupId, [[TOPIC, [0]]]);
+      assert.deepEqual(codes(r), [`${TOPIC}:${ErrorCode.NONE}`]);
+      const ended = (await c.request(EndTxn, 3, { ...ids, committed: true })).body;
+      assert.equal(ended.errorCode, ErrorCode.NONE);
+      const f = (await fetchV8(c, [{ groupId, topics: [{ name: TOPIC, partitionIndexes: [0] }] }])).body
+        .groups![0]!;
+      assert.deepEqual(offsetsOf(f), { [`${TOPIC}/0`]: [-1, -1, "", 0] });
     });
   });
 });

@@ -20,8 +20,9 @@ import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
 const ZERO = "AAAAAAAAAAAAAAAAAAAAAA";
-/** A well-formed id no topic has. */
+/** Well-formed ids no topic has. */
 const STRANGER = "c3RyYW5nZXItdG9waWMtMQ";
+const BOTH = "Ym90aC1uYW1lLWFuZC1pZA";
 
 describe("topic ids (KIP-516)", { timeout: 60_000 }, () => {
   let server: TestServer;
@@ -102,6 +103,7 @@ describe("topic ids (KIP-516)", { timeout: 60_000 }, () => {
     const [found, unknown] = byId.body.topics!;
     assert.equal(found!.errorCode, ErrorCode.NONE);
     assert.equal(found!.name, "ids-meta");
+    assert.equal(found!.topicId, t.topicId);
     assert.equal(found!.partitions!.length, 2);
     assert.equal(unknown!.errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
     assert.equal(unknown!.name, null);
@@ -134,13 +136,13 @@ describe("topic ids (KIP-516)", { timeout: 60_000 }, () => {
 
   it("DeleteTopics v6 deletes by id or by name, and refuses both, neither and unknown ids", async () => {
     const a = await create("ids-del-a");
-    await create("ids-del-b");
+    const b = await create("ids-del-b");
     const r = await c.request(DeleteTopics, 6, {
       topics: [
         { name: null, topicId: a.topicId! },
         { name: "ids-del-b", topicId: ZERO },
         { name: null, topicId: STRANGER },
-        { name: "ids-meta", topicId: a.topicId! },
+        { name: "ids-meta", topicId: BOTH },
         { name: null, topicId: ZERO },
       ],
       topicNames: [],
@@ -150,7 +152,7 @@ describe("topic ids (KIP-516)", { timeout: 60_000 }, () => {
     assert.equal(byId!.errorCode, ErrorCode.NONE);
     assert.equal(byId!.name, "ids-del-a");
     assert.equal(byName!.errorCode, ErrorCode.NONE);
-    assert.notEqual(byName!.topicId, ZERO, "deleting by name reports the id");
+    assert.equal(byName!.topicId, b.topicId, "deleting by name reports the id");
     assert.equal(unknown!.errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
     assert.equal(both!.errorCode, ErrorCode.INVALID_REQUEST);
     assert.equal(neither!.errorCode, ErrorCode.INVALID_REQUEST);
@@ -163,6 +165,79 @@ describe("topic ids (KIP-516)", { timeout: 60_000 }, () => {
     assert.deepEqual(
       m.body.topics!.map((t) => t.errorCode),
       [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NONE],
+    );
+  });
+
+  it("Metadata answers a topic named twice once, and takes ids only from v12", async () => {
+    const t = await create("ids-twice");
+    const twice = await metadata(12, [
+      { name: "ids-twice", topicId: ZERO },
+      { name: "ids-twice", topicId: ZERO },
+      { name: null, topicId: t.topicId! },
+      { name: null, topicId: t.topicId! },
+    ]);
+    assert.equal(twice.body.topics!.length, 2, "once by name, once by id");
+    const v11 = await metadata(11, [{ name: "ids-twice", topicId: t.topicId! }]);
+    assert.equal(v11.body.topics![0]!.errorCode, ErrorCode.INVALID_REQUEST);
+  });
+
+  it("a stale id never reaches a topic recreated under the same name, and ids survive a restart", async () => {
+    const old = await create("ids-reborn");
+    const del = await c.request(DeleteTopics, 6, {
+      topics: [{ name: "ids-reborn", topicId: ZERO }],
+      topicNames: [],
+      timeoutMs: 5000,
+    });
+    assert.equal(del.body.responses![0]!.errorCode, ErrorCode.NONE);
+    const reborn = await create("ids-reborn");
+    assert.notEqual(reborn.topicId, old.topicId);
+
+    // v12: an id with a name is looked up by the id, and nothing is auto-created for it.
+    const m = await metadata(12, [
+      { name: null, topicId: old.topicId! },
+      { name: "ids-never-made", topicId: old.topicId! },
+    ]);
+    assert.deepEqual(
+      m.body.topics!.map((x) => x.errorCode),
+      [ErrorCode.UNKNOWN_TOPIC_ID],
+      "both entries name the same id: answered once",
+    );
+    const never = await metadata(12, [{ name: "ids-never-made", topicId: ZERO }]);
+    assert.equal(never.body.topics![0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    const f = await c.request(Fetch, 13, fetchBody("", 0, 0, { topicId: old.topicId! }));
+    assert.equal(f.body.responses![0]!.partitions![0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+    const d = await c.request(DeleteTopics, 6, {
+      topics: [{ name: null, topicId: old.topicId! }],
+      topicNames: [],
+      timeoutMs: 5000,
+    });
+    assert.equal(d.body.responses![0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+
+    // After a restart the id is the same, by name and by id.
+    c.close();
+    await server.stop();
+    await server.start();
+    c = await RawKafka.connect(server.kafkaAddress);
+    const after = await metadata(12, [{ name: null, topicId: reborn.topicId! }]);
+    assert.equal(after.body.topics![0]!.name, "ids-reborn");
+    const byName = await metadata(12, [{ name: "ids-reborn", topicId: ZERO }]);
+    assert.equal(byName.body.topics![0]!.topicId, reborn.topicId);
+  });
+
+  it("DeleteTopics v6 refuses a topic named twice in one request", async () => {
+    const t = await create("ids-del-twice");
+    const r = await c.request(DeleteTopics, 6, {
+      topics: [
+        { name: "ids-del-twice", topicId: ZERO },
+        { name: "ids-del-twice", topicId: ZERO },
+        { name: null, topicId: t.topicId! },
+      ],
+      topicNames: [],
+      timeoutMs: 5000,
+    });
+    assert.deepEqual(
+      r.body.responses!.map((x) => x.errorCode),
+      [ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.NONE],
     );
   });
 });

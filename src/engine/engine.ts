@@ -137,6 +137,19 @@ export interface OffsetCommitEntry {
   readonly metadata: string | null;
 }
 
+/**
+ * A random uuid for a new topic. Ids whose Kafka display form (base64url) would start with "-"
+ * (first byte 0xf8-0xfb) are skipped, as Kafka's Uuid.randomUuid does: command-line tools
+ * would read such an id as an option.
+ */
+function topicUuid(): string {
+  for (;;) {
+    const u = randomUUID();
+    const first = Number.parseInt(u.slice(0, 2), 16);
+    if (first < 0xf8 || first > 0xfb) return u;
+  }
+}
+
 export class Engine extends EventEmitter {
   readonly clock: Clock;
   readonly groups: GroupCoordinator;
@@ -384,7 +397,7 @@ export class Engine extends EventEmitter {
     const topic: Topic = {
       id: this.nextTopicId,
       name,
-      uuid: randomUUID(),
+      uuid: topicUuid(),
       configs: valid,
       effective: effectiveConfig(valid),
       partitions: [],
@@ -885,6 +898,10 @@ export class Engine extends EventEmitter {
     return this.offsets.all(groupId);
   }
 
+  committedOffsetCount(groupId: string): number {
+    return this.offsets.count(groupId);
+  }
+
   groupHasOffsets(groupId: string): boolean {
     return this.offsets.hasGroup(groupId);
   }
@@ -893,13 +910,18 @@ export class Engine extends EventEmitter {
     return this.offsets.groupIds();
   }
 
-  /** OffsetDelete: forgets some committed offsets of a group (the adapter checked that it may). */
+  /**
+   * OffsetDelete: forgets some offsets of a group (the adapter checked that it may), the
+   * committed ones and, as Kafka's removeOffsets does, those pending in open transactions, so
+   * that a transaction committing later does not bring a deleted offset back.
+   */
   async deleteCommittedOffsets(
     groupId: string,
     partitions: readonly { topic: string; partition: number }[],
   ): Promise<void> {
     if (partitions.length === 0) return;
     const ops: WriteOp[] = partitions.map((p) => ["deleteGroupOffset", [groupId, p.topic, p.partition]]);
+    ops.push(...this.txn.forgetPendingOffsets(groupId, partitions));
     await this.submit(ops);
     for (const p of partitions) this.offsets.removeOne(groupId, p.topic, p.partition);
   }

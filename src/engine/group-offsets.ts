@@ -51,6 +51,10 @@ export class GroupOffsets {
     return [...(this.groups.get(groupId)?.values() ?? [])];
   }
 
+  count(groupId: string): number {
+    return this.groups.get(groupId)?.size ?? 0;
+  }
+
   hasGroup(groupId: string): boolean {
     return (this.groups.get(groupId)?.size ?? 0) > 0;
   }
@@ -71,7 +75,10 @@ export class GroupOffsets {
   }
 
   removeOne(groupId: string, topic: string, partition: number): void {
-    this.groups.get(groupId)?.delete(key(topic, partition));
+    const m = this.groups.get(groupId);
+    if (!m) return;
+    m.delete(key(topic, partition));
+    if (m.size === 0) this.groups.delete(groupId);
   }
 
   removeTopic(topic: string): void {

@@ -58,6 +58,8 @@ export const WRITE_SQL = {
     ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed_offset = excluded.committed_offset,
       leader_epoch = excluded.leader_epoch, metadata = excluded.metadata, commit_ms = excluded.commit_ms`,
   clearTxnOffsets: "DELETE FROM txn_offsets WHERE transactional_id = ?",
+  /** OffsetDelete: a group partition's pending offsets, in every transaction. */
+  deletePendingTxnOffsets: "DELETE FROM txn_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
   insertAbortedTxn:
     "INSERT INTO aborted_txns (partition_id, producer_id, first_offset, last_offset) VALUES (?, ?, ?, ?)",
   deleteAbortedTxnsBelow: "DELETE FROM aborted_txns WHERE partition_id = ? AND last_offset < ?",

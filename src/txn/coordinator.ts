@@ -507,6 +507,23 @@ export class TransactionCoordinator {
     return errors;
   }
 
+  /**
+   * OffsetDelete: drops these group partitions' pending offsets from every open transaction
+   * (memory now; the returned ops remove the rows in the same commit as the committed offsets).
+   */
+  forgetPendingOffsets(
+    groupId: string,
+    partitions: readonly { topic: string; partition: number }[],
+  ): WriteOp[] {
+    const ops: WriteOp[] = [];
+    for (const p of partitions) {
+      const key = offsetKey(groupId, p.topic, p.partition);
+      for (const txn of this.txns.values()) txn.offsets.delete(key);
+      ops.push(["deletePendingTxnOffsets", [groupId, p.topic, p.partition]]);
+    }
+    return ops;
+  }
+
   /** True while a transaction holds uncommitted offsets for this group partition (require_stable). */
   hasPendingOffset(groupId: string, topic: string, partition: number): boolean {
     const key = offsetKey(groupId, topic, partition);

@@ -5,7 +5,7 @@
  *             error_code, error_message (v5+)].
  * The topic disappears at once; its batches are reclaimed in bounded chunks afterwards.
  * v6 names each topic by name or by id (KIP-516), not both, as Kafka requires: both or neither
- * is INVALID_REQUEST, an unknown id UNKNOWN_TOPIC_ID.
+ * is INVALID_REQUEST, an unknown id UNKNOWN_TOPIC_ID, a topic named twice INVALID_REQUEST.
  */
 import { defineApi } from "../api.js";
 import { ZERO_UUID } from "../codec/uuid.js";
@@ -30,6 +30,12 @@ export const DeleteTopicsApi = defineApi<DeleteTopicsRequest, DeleteTopicsRespon
     const { engine, apiVersion } = ctx;
     const wanted =
       apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+    // A topic named twice (by the same name or id) is refused every time, as Kafka's controller
+    // does, rather than deleted by the first mention and reported missing by the next.
+    const mentions = new Map<string, number>();
+    const keyOf = (t: { name: string | null; topicId: string }) =>
+      t.topicId !== ZERO_UUID ? `id:${t.topicId}` : `name:${t.name}`;
+    for (const t of wanted) mentions.set(keyOf(t), (mentions.get(keyOf(t)) ?? 0) + 1);
     const responses = await Promise.all(
       wanted.map(async ({ name, topicId }): Promise<DeleteTopicsResponseDeletableTopicResult> => {
         const fail = (errorCode: number, errorMessage: string) => ({
@@ -40,6 +46,9 @@ export const DeleteTopicsApi = defineApi<DeleteTopicsRequest, DeleteTopicsRespon
         });
         if ((name === null) === (topicId === ZERO_UUID)) {
           return fail(ErrorCode.INVALID_REQUEST, "name a topic by its name or by its id, not both");
+        }
+        if ((mentions.get(keyOf({ name, topicId })) ?? 0) > 1) {
+          return fail(ErrorCode.INVALID_REQUEST, "topic named more than once in one request");
         }
         let topicName = name;
         if (topicName === null) {

@@ -15,6 +15,12 @@ import {
   type FindCoordinatorResponse,
 } from "../generated/messages.js";
 
+/**
+ * Keys in one v4+ request. Clients look up the few groups and transactional ids they use;
+ * the bound keeps a request of tiny keys from making an answer twenty times its size.
+ */
+export const FIND_COORDINATOR_KEYS_PER_REQUEST_MAX = 10_000;
+
 export const FindCoordinatorApi = defineApi<FindCoordinatorRequest, FindCoordinatorResponse>({
   key: FindCoordinator.apiKey,
   name: FindCoordinator.name,
@@ -42,6 +48,22 @@ export const FindCoordinatorApi = defineApi<FindCoordinatorRequest, FindCoordina
           errorMessage: `unknown key type ${req.keyType}`,
         };
     if (ctx.apiVersion >= 4) {
+      if (req.coordinatorKeys.length > FIND_COORDINATOR_KEYS_PER_REQUEST_MAX) {
+        // One entry, not one per key: each 1-byte key would otherwise cost a ~23-byte entry.
+        return {
+          throttleTimeMs: 0,
+          coordinators: [
+            {
+              key: "",
+              nodeId: -1,
+              host: "",
+              port: -1,
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: `at most ${FIND_COORDINATOR_KEYS_PER_REQUEST_MAX} keys per request`,
+            },
+          ],
+        };
+      }
       return {
         throttleTimeMs: 0,
         coordinators: req.coordinatorKeys.map((key) => ({ key, ...coordinator })),

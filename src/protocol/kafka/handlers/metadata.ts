@@ -5,13 +5,15 @@
  *   Response: brokers [node_id, host, port, rack], cluster_id (v2+), controller_id (v1+),
  *             topics [error_code, name, topic_id (v10+), is_internal, partitions [...]].
  * One node (id 0) leads every partition. kafkajs sends InitProducerId to controller_id, so
- * it names us too. A topic named by name is looked up (or auto-created) by name, whatever its
- * topic_id says; v12 may name a topic by topic_id alone (name null), as Kafka allows from v12
- * on: an unknown id answers UNKNOWN_TOPIC_ID. Before v12 a null name is INVALID_REQUEST.
+ * it names us too. Topics named twice are answered once. A topic is looked up (or auto-created)
+ * by name unless it carries a topic_id: from v12 that is looked up by id alone (an unknown id
+ * answers UNKNOWN_TOPIC_ID, nothing is auto-created); before v12 an id or a null name is
+ * INVALID_REQUEST, as in Kafka.
  */
 import type { TopicInfo } from "../../../engine/engine.js";
 import { topicNameProblem } from "../../../engine/topic-config.js";
 import { defineApi } from "../api.js";
+import { ZERO_UUID } from "../codec/uuid.js";
 import { codeOf, errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
 import {
@@ -59,12 +61,22 @@ export const MetadataApi = defineApi<MetadataRequest, MetadataResponse>({
       topics = engine.listTopics().map(describeTopic);
     } else {
       const allowAuto = apiVersion < 4 || req.allowAutoTopicCreation;
+      // Each topic is answered once, as Kafka does (it reads the list as a set): otherwise a
+      // small request naming a big topic many times would build a huge answer.
+      const seen = new Set<string>();
+      const wanted = req.topics!.filter(({ name, topicId }) => {
+        const key = topicId !== ZERO_UUID ? `id:${topicId}` : `name:${name}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
       topics = await Promise.all(
-        req.topics!.map(async ({ name, topicId }): Promise<MetadataResponseTopic> => {
-          if (name === null) {
+        wanted.map(async ({ name, topicId }): Promise<MetadataResponseTopic> => {
+          if (topicId !== ZERO_UUID || name === null) {
+            // By id: v12 on (Kafka reads a request with ids by its ids alone, and never
+            // auto-creates); before v12 ids are not accepted, and names are not nullable.
             if (apiVersion < 12) {
-              // The answer's name is not nullable before v12 either.
-              return { errorCode: ErrorCode.INVALID_REQUEST, name: "", topicId, partitions: [] };
+              return { errorCode: ErrorCode.INVALID_REQUEST, name: name ?? "", topicId, partitions: [] };
             }
             const byId = topicById(engine, topicId);
             if (byId) return describeTopic(byId);

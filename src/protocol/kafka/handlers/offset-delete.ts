@@ -5,10 +5,13 @@
  * As Kafka: an Empty group (or one known only by its committed offsets) loses the named offsets;
  * a live consumer group keeps those of topics it is subscribed to (GROUP_SUBSCRIBED_TO_TOPIC,
  * the others go); a live group of another protocol type is NON_EMPTY_GROUP; an unknown group
- * is GROUP_ID_NOT_FOUND. Offsets that were never committed delete without error.
+ * is GROUP_ID_NOT_FOUND, an empty group id INVALID_GROUP_ID. Offsets that were never committed
+ * delete without error; offsets pending in open transactions are deleted too (Kafka's
+ * removeOffsets), so a later transaction commit does not bring them back.
  */
 import { defineApi } from "../api.js";
 import { Reader } from "../codec/reader.js";
+import { errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
 import { OffsetDelete, type OffsetDeleteRequest, type OffsetDeleteResponse } from "../generated/messages.js";
 
@@ -28,6 +31,7 @@ function subscribedTopics(metadata: readonly Buffer[] | null): Set<string> | nul
       const r = new Reader(m);
       r.int16(); // version
       const n = r.arrayLength(false, 2);
+      if (n < 0) return null; // a null list: nothing known, so everything counts as in use
       for (let i = 0; i < n; i++) topics.add(r.string());
     }
   } catch {
@@ -46,6 +50,7 @@ export const OffsetDeleteApi = defineApi<OffsetDeleteRequest, OffsetDeleteRespon
   async handle(req, ctx) {
     const { engine } = ctx;
     const refuse = (errorCode: number) => ({ errorCode, throttleTimeMs: 0, topics: [] });
+    if (req.groupId === "") return refuse(ErrorCode.INVALID_GROUP_ID);
     const live = engine.groups.membership(req.groupId);
     if (live ? live.state === "Dead" : !engine.groupHasOffsets(req.groupId)) {
       return refuse(ErrorCode.GROUP_ID_NOT_FOUND);
@@ -56,18 +61,27 @@ export const OffsetDeleteApi = defineApi<OffsetDeleteRequest, OffsetDeleteRespon
       const subscribed = subscribedTopics(live.metadata);
       inUse = (topic) => subscribed === null || subscribed.has(topic);
     }
-    const doomed: { topic: string; partition: number }[] = [];
+    // Keyed so that a partition named twice is deleted once (and answered twice, as asked).
+    const doomed = new Map<string, { topic: string; partition: number }>();
     const topics = req.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map(({ partitionIndex }) => {
         let errorCode: number = ErrorCode.NONE;
         if (!engine.partition(t.name, partitionIndex)) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         else if (inUse(t.name)) errorCode = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
-        else doomed.push({ topic: t.name, partition: partitionIndex });
+        else doomed.set(`${partitionIndex}:${t.name}`, { topic: t.name, partition: partitionIndex });
         return { partitionIndex, errorCode };
       }),
     }));
-    await engine.deleteCommittedOffsets(req.groupId, doomed);
+    try {
+      await engine.deleteCommittedOffsets(req.groupId, [...doomed.values()]);
+    } catch (err) {
+      // The delete did not happen: say so for each partition it was to cover.
+      const code = errorOf(err).code;
+      for (const t of topics) {
+        for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = code;
+      }
+    }
     return { errorCode: ErrorCode.NONE, throttleTimeMs: 0, topics };
   },
 });

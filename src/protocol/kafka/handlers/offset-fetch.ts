@@ -9,7 +9,8 @@
  *                  committed_offset, committed_leader_epoch, metadata, error_code]], error_code],
  *                  one per requested group, in request order.
  * A partition without a committed offset answers -1 and no error, as Kafka does. v1-7 and v8
- * answer each group the same way (answerGroup); require_stable applies to every group of a v8 batch.
+ * answer each group the same way (answerGroup); require_stable applies to every group of a v8
+ * batch; a v8 answer holds at most OFFSET_FETCH_PARTITIONS_PER_RESPONSE_MAX partitions.
  */
 import type { Engine } from "../../../engine/engine.js";
 import { defineApi } from "../api.js";
@@ -17,12 +18,13 @@ import { ErrorCode } from "../generated/error-codes.js";
 import { OffsetFetch, type OffsetFetchRequest, type OffsetFetchResponse } from "../generated/messages.js";
 
 /**
- * Groups in one v8 request. Kafka has no cap, but a group asked with null topics answers every
- * offset it has committed, so a request naming a large group many times would make a response
- * many times its own size. A consumer asks for its own group; admin tools batching more groups
- * than this get INVALID_REQUEST for every group and can split the request.
+ * Partitions answered in one v8 response. A group asked with null topics answers every offset
+ * it has committed, so a small request naming a large group many times would otherwise build a
+ * response thousands of times its size (and hold the main thread while doing it). Groups are
+ * answered in order while they fit; the first group is always answered whole; a group that
+ * would go past the budget gets INVALID_REQUEST, and the client can ask for it again alone.
  */
-export const OFFSET_FETCH_GROUPS_PER_REQUEST_MAX = 1_000;
+export const OFFSET_FETCH_PARTITIONS_PER_RESPONSE_MAX = 100_000;
 
 interface TopicAnswer {
   name: string;
@@ -91,23 +93,25 @@ export const OffsetFetchApi = defineApi<OffsetFetchRequest, OffsetFetchResponse>
   handle(req, ctx) {
     const { engine } = ctx;
     if (ctx.apiVersion >= 8) {
-      if (req.groups.length > OFFSET_FETCH_GROUPS_PER_REQUEST_MAX) {
-        return {
-          throttleTimeMs: 0,
-          groups: req.groups.map((g) => ({
-            groupId: g.groupId,
-            topics: [],
-            errorCode: ErrorCode.INVALID_REQUEST,
-          })),
-        };
-      }
+      let answered = 0;
       return {
         throttleTimeMs: 0,
-        groups: req.groups.map((g) => ({
-          groupId: g.groupId,
-          topics: answerGroup(engine, g.groupId, g.topics, req.requireStable),
-          errorCode: ErrorCode.NONE,
-        })),
+        groups: req.groups.map((g, i) => {
+          // Counted before building: a null topic list answers every committed offset.
+          const size =
+            g.topics === null
+              ? engine.committedOffsetCount(g.groupId)
+              : g.topics.reduce((n, t) => n + t.partitionIndexes.length, 0);
+          if (i > 0 && answered + size > OFFSET_FETCH_PARTITIONS_PER_RESPONSE_MAX) {
+            return { groupId: g.groupId, topics: [], errorCode: ErrorCode.INVALID_REQUEST };
+          }
+          answered += size;
+          return {
+            groupId: g.groupId,
+            topics: answerGroup(engine, g.groupId, g.topics, req.requireStable),
+            errorCode: ErrorCode.NONE,
+          };
+        }),
       };
     }
     return {
