@@ -1,7 +1,7 @@
 /**
  * Main-thread side of the read workers (read-worker.ts): dispatches each read to the least
- * busy worker and turns its answer back into Buffers that share the one transferred
- * ArrayBuffer (no copy on the main thread).
+ * busy worker and turns its answer back into Buffers over the transferred ArrayBuffers (no
+ * copy on the main thread), which release() hands back to the worker.
  *
  * Invariants:
  *  1. Every read() settles: with the worker's answer, with its error, or, if the worker dies,
@@ -35,9 +35,9 @@ export class ReadError extends Error {
 export interface ReadAnswer {
   readonly batches: StoredBatch[][];
   /**
-   * Returns the answer's buffer to its worker for reuse. Call it once nothing will touch the
-   * batches again (for a socket: after the write callback); they are unusable afterwards. Not
-   * calling it is safe: the memory is then collected as usual.
+   * Hands the answer's buffers back to their worker (see the "release" message). Call it once
+   * nothing will touch the batches again (for a socket: after the write callback); they are
+   * unusable afterwards. Not calling it is safe: the memory is then collected as usual.
    */
   readonly release: () => void;
 }
@@ -97,14 +97,14 @@ class ReadWorker {
     switch (msg.type) {
       case "read": {
         const p = this.take(msg.id);
-        const buffer = msg.buffer;
+        const buffers = msg.buffers;
         let released = false;
         const release = () => {
-          if (released || this.dead || this.closedResolve) return;
+          if (released || this.dead || this.closedResolve || buffers.length === 0) return;
           released = true;
-          this.worker.postMessage({ type: "recycle", buffer } satisfies ToReadWorker, [buffer]);
+          this.worker.postMessage({ type: "release", buffers } satisfies ToReadWorker, [...buffers]);
         };
-        p.resolve({ batches: unpack(buffer, msg.index, p.items), release });
+        p.resolve({ batches: unpack(buffers, msg.index, p.items), release });
         return;
       }
       case "failed":
@@ -139,7 +139,7 @@ class ReadWorker {
   }
 }
 
-function unpack(buffer: ArrayBuffer, index: Float64Array, items: number): StoredBatch[][] {
+function unpack(buffers: readonly ArrayBuffer[], index: Float64Array, items: number): StoredBatch[][] {
   const out: StoredBatch[][] = Array.from({ length: items }, () => []);
   for (let k = 0; k < index.length; k += INDEX_STRIDE) {
     const item = index[k]!;
@@ -147,7 +147,7 @@ function unpack(buffer: ArrayBuffer, index: Float64Array, items: number): Stored
     out[item]!.push({
       baseOffset: index[k + 1]!,
       lastOffset: index[k + 2]!,
-      data: Buffer.from(buffer, index[k + 3]!, index[k + 4]!),
+      data: Buffer.from(buffers[index[k + 3]!]!, 0, index[k + 4]!),
     });
   }
   return out;

@@ -19,8 +19,14 @@ export type ToReadWorker =
       /** Shared by all items in order: each item reads at most what is left of it. */
       readonly budgetBytes: number;
     }
-  /** A buffer from an earlier answer, no longer referenced on the main thread: reuse it. */
-  | { readonly type: "recycle"; readonly buffer: ArrayBuffer }
+  /**
+   * An earlier answer's buffers, no longer referenced on the main thread, handed back so they
+   * are detached there. Why: an ArrayBuffer that reaches a thread counts as external memory in
+   * it until detached or collected, and a stream of 16 MiB answers left to the main thread's
+   * collector brought a full mark-compact every 20-90 ms (about 9 ms of pause each). Handed
+   * back, they are garbage in the worker, whose pauses hold up no produce acknowledgement.
+   */
+  | { readonly type: "release"; readonly buffers: readonly ArrayBuffer[] }
   | { readonly type: "close" };
 
 export type FromReadWorker =
@@ -28,9 +34,9 @@ export type FromReadWorker =
   | {
       readonly type: "read";
       readonly id: number;
-      /** Every returned batch, back to back (maybe followed by unused space); transferred, not copied. */
-      readonly buffer: ArrayBuffer;
-      /** Five numbers per batch: item index, base offset, last offset, start in buffer, length. */
+      /** One buffer per returned batch; transferred, not copied. */
+      readonly buffers: readonly ArrayBuffer[];
+      /** Five numbers per batch: item index, base offset, last offset, index in buffers, length. */
       readonly index: Float64Array;
     }
   | { readonly type: "failed"; readonly id: number; readonly message: string }

@@ -55,40 +55,23 @@ applyPragmas(db, "reader");
 const reader = new LogReader(db);
 
 /**
- * Buffers sent back by the main thread once their answer was written to the socket. Why:
- * every new ArrayBuffer that reaches the main thread counts as external memory there, and V8
- * answered a stream of 16 MiB answers with a full mark-compact every 20-90 ms (about 9 ms of
- * main-thread pause each, 13% of its time during a catch-up read). Reusing the same buffers
- * keeps that memory constant. Sizes are powers of two from 64 KiB, so any answer finds a fit.
+ * Each batch goes to the main thread in the Buffer better-sqlite3 made for it: its
+ * ArrayBuffer is transferred, not copied (a copy into one answer buffer cost about a third of
+ * this thread's CPU during a catch-up read). A Buffer that does not own its whole ArrayBuffer
+ * (none today; Node's pool is only used for small Buffers made from JS) is copied instead,
+ * since transferring a shared pool would take memory others use.
  */
-export const RECYCLED_BYTES_MAX = 64 * 1024 * 1024;
-const BUFFER_BYTES_MIN = 64 * 1024;
-const spare: ArrayBuffer[] = [];
-let spareBytes = 0;
-
-function bufferFor(bytes: number): ArrayBuffer {
-  let best = -1;
-  for (let i = 0; i < spare.length; i++) {
-    const len = spare[i]!.byteLength;
-    if (len >= bytes && (best < 0 || len < spare[best]!.byteLength)) best = i;
+function transferable(data: Buffer): ArrayBuffer {
+  if (
+    data.byteOffset === 0 &&
+    data.byteLength === data.buffer.byteLength &&
+    data.buffer instanceof ArrayBuffer
+  ) {
+    return data.buffer;
   }
-  if (best >= 0) {
-    const [b] = spare.splice(best, 1);
-    spareBytes -= b!.byteLength;
-    return b!;
-  }
-  let size = BUFFER_BYTES_MIN;
-  while (size < bytes) size *= 2;
-  return new ArrayBuffer(size);
-}
-
-function recycle(b: ArrayBuffer): void {
-  if (b.byteLength < BUFFER_BYTES_MIN || b.byteLength & (b.byteLength - 1)) return; // not one of ours
-  // Keep the smallest set under the cap: drop the largest spare ones first.
-  spare.push(b);
-  spareBytes += b.byteLength;
-  spare.sort((x, y) => x.byteLength - y.byteLength);
-  while (spareBytes > RECYCLED_BYTES_MAX) spareBytes -= spare.pop()!.byteLength;
+  const copy = new ArrayBuffer(data.byteLength);
+  new Uint8Array(copy).set(data);
+  return copy;
 }
 
 function post(msg: FromReadWorker, transfer: ArrayBuffer[] = []): void {
@@ -98,7 +81,6 @@ function post(msg: FromReadWorker, transfer: ArrayBuffer[] = []): void {
 function read(msg: Extract<ToReadWorker, { type: "read" }>): void {
   const found: { item: number; batch: StoredBatch }[] = [];
   let budget = msg.budgetBytes;
-  let total = 0;
   // One read transaction for the whole request: every item sees the same snapshot.
   db.exec("BEGIN");
   try {
@@ -108,31 +90,24 @@ function read(msg: Extract<ToReadWorker, { type: "read" }>): void {
       for (const batch of reader.fetch(item.partitionId, item.from, item.end, limit)) {
         found.push({ item: i, batch });
         budget -= batch.data.length;
-        total += batch.data.length;
       }
     });
   } finally {
     db.exec("COMMIT");
   }
-  const buffer = total === 0 ? new ArrayBuffer(0) : bufferFor(total);
-  const bytes = new Uint8Array(buffer);
+  const buffers: ArrayBuffer[] = [];
   const index = new Float64Array(found.length * INDEX_STRIDE);
-  let pos = 0;
   found.forEach(({ item, batch }, k) => {
-    bytes.set(batch.data, pos);
-    index.set([item, batch.baseOffset, batch.lastOffset, pos, batch.data.length], k * INDEX_STRIDE);
-    pos += batch.data.length;
+    buffers.push(transferable(batch.data));
+    index.set([item, batch.baseOffset, batch.lastOffset, k, batch.data.length], k * INDEX_STRIDE);
   });
-  post({ type: "read", id: msg.id, buffer, index }, [buffer, index.buffer as ArrayBuffer]);
+  post({ type: "read", id: msg.id, buffers, index }, [...buffers, index.buffer as ArrayBuffer]);
 }
 
 post({ type: "ready" });
 
 port.on("message", (msg: ToReadWorker) => {
-  if (msg.type === "recycle") {
-    recycle(msg.buffer);
-    return;
-  }
+  if (msg.type === "release") return; // the buffers are garbage here now (see ToReadWorker)
   if (msg.type === "close") {
     db.close();
     post({ type: "closed" });
