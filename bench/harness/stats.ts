@@ -50,25 +50,27 @@ export function medianPercentiles(runs: readonly Percentiles[]): Percentiles {
   return { p50: m("p50"), p90: m("p90"), p99: m("p99"), p999: m("p999"), max: m("max"), count: m("count") };
 }
 
-/** Least-squares slope of y over x. */
-export function slope(points: readonly (readonly [number, number])[]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  let sx = 0;
-  let sy = 0;
-  for (const [x, y] of points) {
-    sx += x;
-    sy += y;
+/**
+ * Theil-Sen slope (y per x unit): the median of the slopes of all pairs of points. Robust to
+ * the spikes RSS shows (a garbage collection, a burst of buffers): one outlier moves a
+ * least-squares fit, not this median. O(n^2) pairs, so long series are thinned to
+ * SLOPE_POINTS_MAX evenly spaced points first.
+ */
+export const SLOPE_POINTS_MAX = 1000;
+export function slope(series: readonly (readonly [number, number])[]): number {
+  const step = Math.ceil(series.length / SLOPE_POINTS_MAX);
+  const points = step > 1 ? series.filter((_, i) => i % step === 0) : series;
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let k = i + 1; k < points.length; k++) {
+      const dx = points[k]![0] - points[i]![0];
+      if (dx !== 0) slopes.push((points[k]![1] - points[i]![1]) / dx);
+    }
   }
-  const mx = sx / n;
-  const my = sy / n;
-  let num = 0;
-  let den = 0;
-  for (const [x, y] of points) {
-    num += (x - mx) * (y - my);
-    den += (x - mx) * (x - mx);
-  }
-  return den === 0 ? 0 : num / den;
+  if (slopes.length === 0) return 0;
+  slopes.sort((a, b) => a - b);
+  const m = slopes.length >> 1;
+  return slopes.length % 2 === 1 ? slopes[m]! : (slopes[m - 1]! + slopes[m]!) / 2;
 }
 
 /** A bounded sample store: keeps at most `capacity` samples (reservoir after that). */
