@@ -126,6 +126,44 @@ async function commitStandalone(c: RawKafka, groupId: string, offsets: [number, 
   for (const p of r.topics![0]!.partitions!) assert.equal(p.errorCode, ErrorCode.NONE);
 }
 
+/**
+ * Opens a transaction for `transactionalId` that stages `offset` for TOPIC partition 0 of
+ * `groupId` (InitProducerId, AddOffsetsToTxn, TxnOffsetCommit) and leaves it open; returns the
+ * producer ids for EndTxn.
+ */
+async function stageTxnOffset(c: RawKafka, transactionalId: string, groupId: string, offset: number) {
+  const pid = (
+    await c.request(InitProducerId, 1, {
+      transactionalId,
+      transactionTimeoutMs: 60_000,
+      producerId: -1,
+      producerEpoch: -1,
+    })
+  ).body;
+  assert.equal(pid.errorCode, ErrorCode.NONE);
+  const ids = { transactionalId, producerId: Number(pid.producerId), producerEpoch: pid.producerEpoch! };
+  assert.equal((await c.request(AddOffsetsToTxn, 1, { ...ids, groupId })).body.errorCode, ErrorCode.NONE);
+  const staged = (
+    await c.request(TxnOffsetCommit, 2, {
+      ...ids,
+      groupId,
+      generationId: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: [
+        {
+          name: TOPIC,
+          partitions: [
+            { partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: "" },
+          ],
+        },
+      ],
+    })
+  ).body;
+  assert.equal(staged.topics![0]!.partitions![0]!.errorCode, ErrorCode.NONE);
+  return ids;
+}
+
 function fetchV8(
   c: RawKafka,
   groups: { groupId: string; topics: OffsetFetchRequestGroup["topics"] }[],
@@ -400,37 +438,7 @@ describe("consumer-group API versions", { timeout: 120_000 }, () => {
   it("OffsetFetch v8 applies require_stable to each group", async () => {
     await withConn(async (c) => {
       await commitStandalone(c, "stable-other", [[0, 5]]);
-      const transactionalId = "group-versions-txn";
-      const pid = (
-        await c.request(InitProducerId, 1, {
-          transactionalId,
-          transactionTimeoutMs: 60_000,
-          producerId: -1,
-          producerEpoch: -1,
-        })
-      ).body;
-      assert.equal(pid.errorCode, ErrorCode.NONE);
-      const ids = { transactionalId, producerId: Number(pid.producerId), producerEpoch: pid.producerEpoch! };
-      const added = (await c.request(AddOffsetsToTxn, 1, { ...ids, groupId: "stable-txn" })).body;
-      assert.equal(added.errorCode, ErrorCode.NONE);
-      const staged = (
-        await c.request(TxnOffsetCommit, 2, {
-          ...ids,
-          groupId: "stable-txn",
-          generationId: -1,
-          memberId: "",
-          groupInstanceId: null,
-          topics: [
-            {
-              name: TOPIC,
-              partitions: [
-                { partitionIndex: 0, committedOffset: 11, committedLeaderEpoch: -1, committedMetadata: "" },
-              ],
-            },
-          ],
-        })
-      ).body;
-      assert.equal(staged.topics![0]!.partitions![0]!.errorCode, ErrorCode.NONE);
+      await stageTxnOffset(c, "group-versions-txn", "stable-txn", 11);
 
       const wanted = [{ name: TOPIC, partitionIndexes: [0] }];
       const groups = [
@@ -682,35 +690,7 @@ describe("OffsetDelete v0", { timeout: 60_000 }, () => {
     await withConn(async (c) => {
       const groupId = "od-txn";
       await commitStandalone(c, groupId, [[0, 3]]);
-      const transactionalId = "od-txn-producer";
-      const pid = (
-        await c.request(InitProducerId, 1, {
-          transactionalId,
-          transactionTimeoutMs: 60_000,
-          producerId: -1,
-          producerEpoch: -1,
-        })
-      ).body;
-      const ids = { transactionalId, producerId: Number(pid.producerId), producerEpoch: pid.producerEpoch! };
-      assert.equal((await c.request(AddOffsetsToTxn, 1, { ...ids, groupId })).body.errorCode, ErrorCode.NONE);
-      const staged = (
-        await c.request(TxnOffsetCommit, 2, {
-          ...ids,
-          groupId,
-          generationId: -1,
-          memberId: "",
-          groupInstanceId: null,
-          topics: [
-            {
-              name: TOPIC,
-              partitions: [
-                { partitionIndex: 0, committedOffset: 11, committedLeaderEpoch: -1, committedMetadata: "" },
-              ],
-            },
-          ],
-        })
-      ).body;
-      assert.equal(staged.topics![0]!.partitions![0]!.errorCode, ErrorCode.NONE);
+      const ids = await stageTxnOffset(c, "od-txn-producer", groupId, 11);
 
       const r = await offsetDelete(c, groupId, [[TOPIC, [0]]]);
       assert.deepEqual(codes(r), [`${TOPIC}:${ErrorCode.NONE}`]);

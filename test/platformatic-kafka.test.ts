@@ -68,6 +68,36 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     return a;
   }
 
+  /** A group member with string (de)serializers, closed after the suite if a test did not. */
+  function member(
+    clientId: string,
+    groupId: string,
+    isolationLevel?: number,
+  ): Consumer<string, string, string, string> {
+    const c = new Consumer({
+      clientId,
+      groupId,
+      bootstrapBrokers,
+      deserializers: stringDeserializers,
+      maxWaitTime: 300,
+      ...(isolationLevel === undefined ? {} : { isolationLevel }),
+    });
+    closers.push(() => closeConsumer(c));
+    return c;
+  }
+
+  /** Consumes `topic` from the group's committed offsets (the earliest where none), committing by hand. */
+  function fromCommitted(c: Consumer<string, string, string, string>, topic: string) {
+    return c.consume({
+      topics: [topic],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: "earliest",
+      autocommit: false,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 500,
+    });
+  }
+
   it("admin: creates topics with ids, lists, describes and deletes them", async () => {
     const a = admin();
     const created = await a.createTopics({
@@ -127,22 +157,8 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     for (let i = 0; i < N; i += 50) await producer.send({ messages: sent.slice(i, i + 50) });
 
     // First member reads 120, committing each, then leaves.
-    const first = new Consumer({
-      clientId: "pk-consumer-1",
-      groupId,
-      bootstrapBrokers,
-      deserializers: stringDeserializers,
-      maxWaitTime: 500,
-    });
-    closers.push(() => closeConsumer(first));
-    const s1 = await first.consume({
-      topics: [topic],
-      mode: MessagesStreamModes.COMMITTED,
-      fallbackMode: "earliest",
-      autocommit: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 500,
-    });
+    const first = member("pk-consumer-1", groupId);
+    const s1 = await fromCommitted(first, topic);
     const got1 = await take(s1, 120, 30_000, (m) => m.commit() as Promise<void>);
     await s1.close();
     await closeConsumer(first);
@@ -173,22 +189,8 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     }
 
     // A second member of the same group resumes after the commits: exactly the other 80.
-    const second = new Consumer({
-      clientId: "pk-consumer-2",
-      groupId,
-      bootstrapBrokers,
-      deserializers: stringDeserializers,
-      maxWaitTime: 500,
-    });
-    closers.push(() => closeConsumer(second));
-    const s2 = await second.consume({
-      topics: [topic],
-      mode: MessagesStreamModes.COMMITTED,
-      fallbackMode: "earliest",
-      autocommit: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 500,
-    });
+    const second = member("pk-consumer-2", groupId);
+    const s2 = await fromCommitted(second, topic);
     const got2 = await take(s2, N - 120, 30_000);
     await s2.close();
     await closeConsumer(second);
@@ -200,17 +202,7 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     const topic = "pk-split";
     const groupId = "pk-split-group";
     await admin().createTopics({ topics: [topic], partitions: 4, replicas: 1 });
-    const members = ["pk-member-a", "pk-member-b"].map((clientId) => {
-      const c = new Consumer({
-        clientId,
-        groupId,
-        bootstrapBrokers,
-        deserializers: stringDeserializers,
-        maxWaitTime: 300,
-      });
-      closers.push(() => closeConsumer(c));
-      return c;
-    });
+    const members = ["pk-member-a", "pk-member-b"].map((clientId) => member(clientId, groupId));
     const streams = await Promise.all(
       members.map((c) =>
         c.consume({
@@ -314,14 +306,7 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     // A live member: the group is listed as Stable, described with its assignment, and its
     // offsets of the topic it reads cannot be deleted (GROUP_SUBSCRIBED_TO_TOPIC), unlike others.
     const groupId = "pk-ops-group";
-    const consumer = new Consumer({
-      clientId: "pk-ops-consumer",
-      groupId,
-      bootstrapBrokers,
-      deserializers: stringDeserializers,
-      maxWaitTime: 300,
-    });
-    closers.push(() => closeConsumer(consumer));
+    const consumer = member("pk-ops-consumer", groupId);
     const stream = await consumer.consume({
       topics: ["pk-ops"],
       mode: MessagesStreamModes.EARLIEST,
@@ -404,15 +389,7 @@ describe("@platformatic/kafka", { timeout: 120_000 }, () => {
     });
     await committed.commit();
 
-    const consumer = new Consumer({
-      clientId: "pk-txn-consumer",
-      groupId: "pk-txn-group",
-      bootstrapBrokers,
-      deserializers: stringDeserializers,
-      isolationLevel: 1, // read_committed
-      maxWaitTime: 500,
-    });
-    closers.push(() => closeConsumer(consumer));
+    const consumer = member("pk-txn-consumer", "pk-txn-group", 1); // read_committed
     const stream = await consumer.consume({
       topics: [topic],
       mode: MessagesStreamModes.EARLIEST,
