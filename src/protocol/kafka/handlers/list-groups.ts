@@ -5,8 +5,9 @@
  *             group_state (v4+), group_type (v5+)].
  * Groups that only have committed offsets (no live members) are listed as Empty consumer
  * groups, as Kafka does after a restart. Filters match case-insensitively, as Kafka's current
- * group coordinator does (the pre-3.7 one compared states exactly); an empty filter matches everything. Every group here is a "classic" one
- * (we do not implement KIP-848 consumer groups), so a types filter without "classic" lists none.
+ * group coordinator does (the pre-3.7 one compared states exactly); an empty filter matches
+ * everything. Every group here is a "classic" one (we do not implement KIP-848 consumer
+ * groups), so a types filter without "classic" lists none.
  */
 import { defineApi } from "../api.js";
 import { ErrorCode } from "../generated/error-codes.js";
