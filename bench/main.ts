@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     .name("oncedb-bench")
     .description("OnceDB beside its peers and the machine's own limits, measured in the same run")
     .argument("[scenarios...]", `scenarios to run (default: all): ${SCENARIOS.map((s) => s.name).join(", ")}`)
-    .option("--quick", "a short pass of every scenario, one run each (about 1.5 minutes)")
+    .option("--quick", "a short pass of every scenario, one run each (about 2 minutes)")
     .option("--out <dir>", "results directory", path.join(repoRoot, "bench", "results"))
     .option("--runs <n>", "runs per figure (median of these); default 3, or 1 with --quick")
     .option("--data-root <dir>", "where temporary data dirs go (same disk as a real deployment)", os.tmpdir())
