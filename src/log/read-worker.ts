@@ -58,15 +58,18 @@ const reader = new LogReader(db);
  * Each batch goes to the main thread in the Buffer better-sqlite3 made for it: its
  * ArrayBuffer is transferred, not copied (a copy into one answer buffer cost about a third of
  * this thread's CPU during a catch-up read). A Buffer that does not own its whole ArrayBuffer
- * (none today; Node's pool is only used for small Buffers made from JS) is copied instead,
- * since transferring a shared pool would take memory others use.
+ * (none today: better-sqlite3 makes each with node::Buffer::Copy; Node's pool only serves
+ * small Buffers made from JS), or one already in this answer, is copied instead: transferring a
+ * shared pool would take memory others use, and an ArrayBuffer listed twice fails the transfer.
  */
-function transferable(data: Buffer): ArrayBuffer {
+function transferable(data: Buffer, taken: Set<ArrayBufferLike>): ArrayBuffer {
   if (
     data.byteOffset === 0 &&
     data.byteLength === data.buffer.byteLength &&
-    data.buffer instanceof ArrayBuffer
+    data.buffer instanceof ArrayBuffer &&
+    !taken.has(data.buffer)
   ) {
+    taken.add(data.buffer);
     return data.buffer;
   }
   const copy = new ArrayBuffer(data.byteLength);
@@ -96,9 +99,10 @@ function read(msg: Extract<ToReadWorker, { type: "read" }>): void {
     db.exec("COMMIT");
   }
   const buffers: ArrayBuffer[] = [];
+  const taken = new Set<ArrayBufferLike>();
   const index = new Float64Array(found.length * INDEX_STRIDE);
   found.forEach(({ item, batch }, k) => {
-    buffers.push(transferable(batch.data));
+    buffers.push(transferable(batch.data, taken));
     index.set([item, batch.baseOffset, batch.lastOffset, k, batch.data.length], k * INDEX_STRIDE);
   });
   post({ type: "read", id: msg.id, buffers, index }, [...buffers, index.buffer as ArrayBuffer]);
