@@ -1,8 +1,8 @@
 /** Kafka helpers for scenarios: topic creation, and running a load process against a server with CPU metering. */
 import { Kafka, logLevel } from "kafkajs";
+import type { ClientProducerConfig, ClientProducerResult } from "../load/client-producer.js";
 import type { FillConfig, FillResult } from "../load/kafka-fill.js";
 import type { PreencodedConfig, PreencodedResult } from "../load/kafka-preencoded.js";
-import type { KafkajsProducerConfig, KafkajsProducerResult } from "../load/kafkajs-producer.js";
 import { type LoadMessage, LoadProcess, runMeteredPid } from "./child.js";
 import type { OnceServer } from "./server.js";
 
@@ -145,11 +145,12 @@ export function runPreencoded(server: OnceServer, cfg: PreencodedConfig): Promis
   );
 }
 
-export function kafkajsConfig(
+export function clientProducerConfig(
   server: OnceServer,
-  o: Partial<KafkajsProducerConfig> & { topic: string },
-): KafkajsProducerConfig {
+  o: Partial<ClientProducerConfig> & { topic: string },
+): ClientProducerConfig {
   return {
+    client: "kafkajs",
     broker: server.kafkaAddress,
     producers: 1,
     concurrency: 4,
@@ -163,13 +164,13 @@ export function kafkajsConfig(
   };
 }
 
-export function runKafkajs(
+export function runClientProducer(
   server: OnceServer,
-  cfg: KafkajsProducerConfig,
-): Promise<Metered<KafkajsProducerResult>> {
-  return runMetered<KafkajsProducerResult>(
+  cfg: ClientProducerConfig,
+): Promise<Metered<ClientProducerResult>> {
+  return runMetered<ClientProducerResult>(
     server,
-    "kafkajs-producer",
+    "client-producer",
     cfg,
     cfg.warmupMs + cfg.durationMs + 90_000,
   );

@@ -1,16 +1,16 @@
 /**
- * Durable (acks=-1) ingest of 100-byte records: pre-encoded batches (1 and 8 partitions) and kafkajs
- * producers. Each round measures the fsync'd append limit first, then every variant, so the ratio to
+ * Durable (acks=-1) ingest of 100-byte records: pre-encoded batches (1 and 8 partitions) and the
+ * producers of two real Node clients (kafkajs, @platformatic/kafka). Each round measures the fsync'd append limit first, then every variant, so the ratio to
  * the limit is computed pair by pair within a round.
  */
 import { removeDir, tempDir } from "../harness/dirs.js";
 import { fmtNum } from "../harness/format.js";
 import {
+  clientProducerConfig,
   createTopic,
   highWatermarkSum,
-  kafkajsConfig,
   preencodedConfig,
-  runKafkajs,
+  runClientProducer,
   runPreencoded,
 } from "../harness/kafka.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
@@ -27,7 +27,7 @@ interface Variant {
   /** Short label for charts. */
   short: string;
   label: string;
-  kind: "preencoded" | "kafkajs";
+  kind: "preencoded" | "kafkajs" | "platformatic";
   topic: string;
   partitions: number;
   connections: number;
@@ -75,6 +75,16 @@ const VARIANTS: Variant[] = [
     connections: 1,
     inflight: 4,
   },
+  {
+    id: "platformatic-1p",
+    short: "platformatic 1p 1x4",
+    label: "@platformatic/kafka, 1 partition, 1 producer x 4 concurrent sends",
+    kind: "platformatic",
+    topic: "bench-ingest-platformatic",
+    partitions: 1,
+    connections: 1,
+    inflight: 4,
+  },
 ];
 
 function timing(quick: boolean) {
@@ -98,7 +108,7 @@ interface VariantRun {
 export const kafkaIngestScenario: Scenario = {
   name: "kafka-ingest",
   description:
-    "durable acks=-1 ingest of 100-byte records: pre-encoded 1 and 8 partitions, kafkajs; vs the fsync'd append limit",
+    "durable acks=-1 ingest of 100-byte records: pre-encoded 1 and 8 partitions, kafkajs, @platformatic/kafka; vs the fsync'd append limit",
   needsServer: true,
   peers: [],
   estimateMs(opts) {
@@ -257,9 +267,10 @@ async function runVariant(
       ackedTotal: r.ackedTotal,
     };
   }
-  const m = await runKafkajs(
+  const m = await runClientProducer(
     server,
-    kafkajsConfig(server, {
+    clientProducerConfig(server, {
+      client: v.kind,
       topic: v.topic,
       concurrency: v.inflight,
       warmupMs: t.warmupMs,
