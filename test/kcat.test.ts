@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import kafkajs, { type Admin } from "kafkajs";
 import { ApiVersions, Fetch } from "../src/protocol/kafka/generated/messages.js";
+import { fetchBody } from "./helpers/fetch-request.js";
 import { kafkaClient } from "./helpers/kafka.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
@@ -30,54 +31,42 @@ async function produceMinVersion(address: string): Promise<number> {
 }
 
 /** The compression codec (attributes & 7) of every stored batch of partition 0, via a raw Fetch v4. */
-async function storedCodecs(address: string, topic: string): Promise<number[]> {
+/** One Fetch (v11 unless told) of partition 0 from `fetchOffset`: its error code and batch codecs. */
+async function fetchCodecs(
+  address: string,
+  topic: string,
+  opts: { version?: number; fetchOffset?: number } = {},
+): Promise<{ errorCode: number; codecs: number[]; baseOffsets: number[] }> {
   const raw = await RawKafka.connect(address);
   try {
-    const res = await raw.request(Fetch, 4, {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1 },
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 64 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [
-        {
-          topic,
-          topicId: "00000000-0000-0000-0000-000000000000",
-          partitions: [
-            {
-              partition: 0,
-              currentLeaderEpoch: -1,
-              fetchOffset: 0,
-              lastFetchedEpoch: -1,
-              logStartOffset: -1,
-              partitionMaxBytes: 64 << 20,
-              replicaDirectoryId: "00000000-0000-0000-0000-000000000000",
-            },
-          ],
-        },
-      ],
-      forgottenTopicsData: [],
-      rackId: "",
-    });
+    const res = await raw.request(
+      Fetch,
+      opts.version ?? 11,
+      fetchBody(topic, 0, opts.fetchOffset ?? 0, { maxBytes: 64 << 20 }),
+    );
     const part = res.body.responses![0].partitions![0];
-    assert.equal(part.errorCode, 0);
     const rec = part.records;
     let buf = Buffer.isBuffer(rec) ? rec : Buffer.concat((rec ?? []) as Buffer[]);
     const codecs: number[] = [];
+    const baseOffsets: number[] = [];
     while (buf.length >= 61) {
       const batchLength = buf.readInt32BE(8);
       assert.equal(buf.readInt8(16), 2, "record batch magic");
       codecs.push(buf.readInt16BE(21) & 7);
+      baseOffsets.push(Number(buf.readBigInt64BE(0)));
       buf = buf.subarray(12 + batchLength);
     }
-    return codecs;
+    return { errorCode: part.errorCode ?? -1, codecs, baseOffsets };
   } finally {
     raw.close();
   }
+}
+
+/** The codecs of the batches stored in partition 0, read from offset 0. */
+async function storedCodecs(address: string, topic: string): Promise<number[]> {
+  const r = await fetchCodecs(address, topic);
+  assert.equal(r.errorCode, 0);
+  return r.codecs;
 }
 
 interface KcatResult {
@@ -286,4 +275,35 @@ describe("kcat", { timeout: 180_000 }, () => {
       );
     });
   }
+
+  it("zstd batches reach Fetch v10+ only (KIP-110): older fetches stop before them", async () => {
+    const topic = "kcat-zstd-old-fetch";
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    ok(await kcat(["-b", b, "-P", "-t", topic], "plain-0\nplain-1\n"), "kcat -P plain");
+    const squeezable = Array.from({ length: 50 }, (_, i) => `zstd-${i}-${"x".repeat(200)}\n`).join("");
+    ok(
+      await kcat(
+        ["-b", b, "-P", "-t", topic, "-X", "compression.codec=zstd", "-X", "linger.ms=100"],
+        squeezable,
+      ),
+      "kcat -P zstd",
+    );
+    const all = await fetchCodecs(b, topic);
+    assert.equal(all.errorCode, 0);
+    assert.equal(all.codecs[0], 0, `codecs ${all.codecs}`);
+    const zstdAt = all.baseOffsets[all.codecs.indexOf(4)];
+    assert.ok(zstdAt !== undefined && zstdAt >= 2, `no zstd batch stored: codecs ${all.codecs}`);
+    // Fetch v4-9 from the start: the plain batches, then nothing more.
+    const v4 = await fetchCodecs(b, topic, { version: 4 });
+    assert.equal(v4.errorCode, 0);
+    assert.ok(v4.codecs.length > 0 && v4.codecs.every((c) => c !== 4), `v4 codecs ${v4.codecs}`);
+    // At the zstd batch itself: UNSUPPORTED_COMPRESSION_TYPE, as Kafka answers.
+    for (const version of [4, 9]) {
+      const at = await fetchCodecs(b, topic, { version, fetchOffset: zstdAt! });
+      assert.deepEqual([at.errorCode, at.codecs], [76, []], `Fetch v${version}`);
+    }
+    const v10 = await fetchCodecs(b, topic, { version: 10, fetchOffset: zstdAt! });
+    assert.equal(v10.errorCode, 0);
+    assert.equal(v10.codecs[0], 4);
+  });
 });

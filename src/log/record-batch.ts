@@ -181,3 +181,10 @@ export function batchProducer(buf: Buffer): { producerId: number; isControl: boo
     isControl: (buf.readInt16BE(BatchField.attributes) & Attr.control) !== 0,
   };
 }
+
+/** A v2 batch's compression codec (Compression), or -1 if `buf` is too short to hold one. */
+export function batchCodec(buf: Buffer): number {
+  if (buf.length < BatchField.attributes + 2 || buf.readInt8(BatchField.magic) !== RECORD_BATCH_MAGIC)
+    return -1;
+  return buf.readInt16BE(BatchField.attributes) & Attr.codecMask;
+}

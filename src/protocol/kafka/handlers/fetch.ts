@@ -21,9 +21,12 @@
  * Quota: with a consumer byte rate set, the bytes sent are charged to the client id; when it is
  * over, the answer carries throttle_time_ms and the connection reads nothing more for as long.
  * The connection's answers are also paced at that rate, so they trickle out rather than burst.
+ * zstd batches reach v10+ readers only (KIP-110): an older fetch gets the batches before the
+ * first zstd one, or UNSUPPORTED_COMPRESSION_TYPE when the fetch offset is in a zstd batch.
  */
 import type { FetchRequestItem, IsolationLevel } from "../../../engine/engine.js";
 import type { Partition } from "../../../log/partition.js";
+import { batchCodec, Compression } from "../../../log/record-batch.js";
 import { defineApi, type RequestContext } from "../api.js";
 import { codeOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
@@ -35,6 +38,9 @@ import {
   type FetchResponsePartitionData,
 } from "../generated/messages.js";
 import { topicById } from "../topic-id.js";
+
+/** The first Fetch version a client may be sent zstd batches in (KIP-110). */
+export const ZSTD_FETCH_VERSION_MIN = 10;
 
 /** A quota-limited client's answer is paced over at most this long (RequestContext.pace). */
 export const PACE_SPREAD_MS_MAX = 1000;
@@ -86,17 +92,25 @@ async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: Isola
       }
       const r = results[k++]!;
       const part = engine.partition(name, p.partition);
-      if (part && r.error === "NONE") watched.push(part);
-      total += r.bytes;
+      let batches = r.batches;
+      let errorCode = codeOf(r.error);
+      if (ctx.apiVersion < ZSTD_FETCH_VERSION_MIN && errorCode === ErrorCode.NONE) {
+        // What precedes the first zstd batch is served; at the zstd batch the consumer stops.
+        const cut = batches.findIndex((b) => batchCodec(b) === Compression.zstd);
+        if (cut >= 0) batches = batches.slice(0, cut);
+        if (cut === 0) errorCode = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
+      }
+      if (part && errorCode === ErrorCode.NONE) watched.push(part);
+      for (const b of batches) total += b.length;
       return {
         partitionIndex: p.partition,
-        errorCode: codeOf(r.error),
+        errorCode,
         highWatermark: r.highWatermark,
         lastStableOffset: r.lastStableOffset,
         logStartOffset: r.logStartOffset,
         abortedTransactions: r.abortedTransactions,
         preferredReadReplica: -1,
-        records: r.batches,
+        records: errorCode === ErrorCode.NONE ? batches : null,
       };
     }),
   }));

@@ -11,7 +11,9 @@
  * acks -1 and 1 answer after the commit holding the batch is fsynced (a single node is its own
  * in-sync replica set); acks 0 never answers. Unknown topics are auto-created when enabled.
  * With a producer byte rate set, the request's record bytes are charged to its client id.
+ * zstd batches need v7+ (KIP-110); in older requests they are UNSUPPORTED_COMPRESSION_TYPE.
  */
+import { batchCodec, Compression } from "../../../log/record-batch.js";
 import { defineApi, NO_RESPONSE } from "../api.js";
 import { errorOf } from "../errors.js";
 import { ErrorCode } from "../generated/error-codes.js";
@@ -21,6 +23,9 @@ import {
   type ProduceResponse,
   type ProduceResponsePartitionProduceResponse,
 } from "../generated/messages.js";
+
+/** The first Produce version that may carry zstd batches (KIP-110). */
+export const ZSTD_PRODUCE_VERSION_MIN = 7;
 
 export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
   key: Produce.apiKey,
@@ -48,6 +53,12 @@ export const ProduceApi = defineApi<ProduceRequest, ProduceResponse>({
             if (!validAcks)
               return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1`);
             if (!p.records) return failed(p.index, ErrorCode.CORRUPT_MESSAGE, "records are null");
+            if (ctx.apiVersion < ZSTD_PRODUCE_VERSION_MIN && batchCodec(p.records) === Compression.zstd)
+              return failed(
+                p.index,
+                ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+                `zstd batches need Produce v${ZSTD_PRODUCE_VERSION_MIN}+ (this request is v${ctx.apiVersion})`,
+              );
             try {
               const r = await engine.append(t.name, p.index, p.records);
               return {
