@@ -12,4 +12,7 @@ export {
 export { EngineError, type EngineErrorName } from "./engine/errors.js";
 export type { ByteRateQuotaConfig } from "./engine/quota.js";
 export { type DecodedRecord, decodeRecords, encodeBatch, type RecordInput } from "./log/records.js";
+export { BusError, MessageBus } from "./messaging/bus.js";
+export { type DecodedHeaders, decodeHeaders, encodeHeaders } from "./messaging/headers.js";
+export type { Subscriber, Subscription } from "./messaging/types.js";
 export { type BoundAddresses, type ListenAddress, OnceDB, type OnceDBOptions } from "./oncedb.js";

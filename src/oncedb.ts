@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { Engine } from "./engine/engine.js";
 import type { ByteRateQuotaConfig } from "./engine/quota.js";
 import { KafkaServer } from "./protocol/kafka/server.js";
+import { NatsServer } from "./protocol/nats/server.js";
 
 export interface ListenAddress {
   readonly host: string;
@@ -19,6 +20,12 @@ export interface OnceDBOptions {
   kafka?: ListenAddress | null;
   /** Address Metadata advertises for the Kafka listener (default: the bound address). */
   kafkaAdvertise?: ListenAddress;
+  /**
+   * NATS listener (core NATS: publish/subscribe, queue groups, request/reply); null or absent
+   * turns it off. The library starts only the listeners it is given beyond Kafka's, so embedding
+   * binds no port by surprise; the CLI's default is 127.0.0.1:4222.
+   */
+  nats?: ListenAddress | null;
   /** Largest Kafka request frame accepted (default 100 MiB). */
   kafkaFrameBytesMax?: number;
   logger?: Logger;
@@ -40,6 +47,7 @@ export interface OnceDBOptions {
 
 export interface BoundAddresses {
   kafka: string | null;
+  nats: string | null;
 }
 
 /** How long a graceful shutdown waits for in-flight requests before closing connections. */
@@ -49,6 +57,7 @@ export class OnceDB {
   private constructor(
     readonly engine: Engine,
     private readonly kafka: KafkaServer | null,
+    private readonly nats: NatsServer | null,
     readonly addresses: BoundAddresses,
     private readonly logger: Logger | undefined,
   ) {}
@@ -66,7 +75,8 @@ export class OnceDB {
       failWritesOn: opts.failWritesOn,
     });
     let kafka: KafkaServer | null = null;
-    const addresses: BoundAddresses = { kafka: null };
+    let nats: NatsServer | null = null;
+    const addresses: BoundAddresses = { kafka: null, nats: null };
     try {
       const k = opts.kafka === undefined ? { host: "127.0.0.1", port: 9092 } : opts.kafka;
       if (k) {
@@ -81,11 +91,23 @@ export class OnceDB {
         const bound = await kafka.listen();
         addresses.kafka = formatAddress(bound.host, bound.port);
       }
+      if (opts.nats) {
+        nats = new NatsServer({
+          bus: engine.bus,
+          host: opts.nats.host,
+          port: opts.nats.port,
+          logger: opts.logger,
+        });
+        const bound = await nats.listen();
+        addresses.nats = formatAddress(bound.host, bound.port);
+      }
     } catch (err) {
+      await kafka?.close();
+      await nats?.close();
       await engine.close();
       throw err;
     }
-    return new OnceDB(engine, kafka, addresses, opts.logger);
+    return new OnceDB(engine, kafka, nats, addresses, opts.logger);
   }
 
   /**
@@ -94,12 +116,14 @@ export class OnceDB {
    */
   async close(): Promise<void> {
     this.kafka?.stopAccepting();
+    this.nats?.stopAccepting();
     this.engine.quiesce();
     const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     while (!this.engine.store.writer.idle && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
     }
     await this.kafka?.close();
+    await this.nats?.close();
     await this.engine.close();
     this.logger?.info("stopped");
   }

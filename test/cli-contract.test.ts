@@ -7,12 +7,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { after, describe, it } from "node:test";
 import { kafkaClient } from "./helpers/kafka.js";
 import { CLI_PATH } from "./helpers/server.js";
+import { waitFor } from "./helpers/wait.js";
 
 const READY_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 15_000;
@@ -203,7 +205,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     assert.deepEqual(await s.stop("SIGTERM"), { code: 0, signal: null });
   });
 
-  it("--nats and --http are accepted and logged as ignored", async () => {
+  it("--nats starts the NATS listener (its address on the ready line); --http is accepted and logged as ignored", async () => {
     const data = tempDir();
     const s = new Serve([
       "serve",
@@ -212,20 +214,37 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
       "--kafka",
       "127.0.0.1:0",
       "--nats",
-      "127.0.0.1:4222",
+      "127.0.0.1:0",
       "--http",
       "127.0.0.1:8080",
     ]);
-    await s.ready();
+    const ready = await s.ready();
+    const nats = String(ready.nats);
+    assert.match(nats, /^127\.0\.0\.1:\d+$/);
+    assert.notEqual(nats, "127.0.0.1:0");
+    // A NATS client's handshake: INFO first, then PING answered with PONG.
+    const socket = net.connect(Number(nats.split(":")[1]), "127.0.0.1");
+    let text = "";
+    socket.on("data", (d: Buffer) => {
+      text += d.toString();
+    });
+    socket.write("CONNECT {}\r\nPING\r\n");
+    await waitFor(
+      () => text.includes("PONG\r\n"),
+      5000,
+      () => `PONG, got ${JSON.stringify(text)}`,
+    );
+    assert.match(text, /^INFO \{.*"max_payload":1048576.*\}\r\nPONG\r\n$/);
+    socket.destroy();
     const ignored = s.records().filter((r) => /ignored/i.test(String(r.msg)));
-    const text = ignored.map((r) => JSON.stringify(r)).join("\n");
-    assert.ok(text.includes("--nats"), `no ignored --nats line:\n${s.output}`);
-    assert.ok(text.includes("--http"), `no ignored --http line:\n${s.output}`);
+    const text2 = ignored.map((r) => JSON.stringify(r)).join("\n");
+    assert.ok(!text2.includes("--nats"), `--nats logged as ignored:\n${s.output}`);
+    assert.ok(text2.includes("--http"), `no ignored --http line:\n${s.output}`);
     assert.deepEqual(await s.stop("SIGTERM"), { code: 0, signal: null });
 
-    // With both off there is nothing to ignore.
+    // With both off there is nothing to ignore, and the ready line says "nats":null.
     const quiet = new Serve(serveArgs(data, "127.0.0.1:0"));
-    await quiet.ready();
+    assert.equal((await quiet.ready()).nats, null);
     assert.equal(quiet.records().filter((r) => /ignored/i.test(String(r.msg))).length, 0, quiet.output);
     assert.deepEqual(await quiet.stop("SIGTERM"), { code: 0, signal: null });
   });

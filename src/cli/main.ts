@@ -115,20 +115,19 @@ program
     try {
       const kafka = parseListen(opts.kafka, "--kafka");
       const advertise = opts.advertise ? parseListen(opts.advertise, "--advertise") : null;
-      for (const [flag, value] of [
-        ["--nats", opts.nats],
-        ["--http", opts.http],
-      ] as const) {
-        const addr = parseListen(value, flag);
-        if (addr)
-          logger.info({ flag, value }, `${flag} accepted but ignored: this build has no such listener yet`);
-      }
+      const nats = parseListen(opts.nats, "--nats");
+      if (parseListen(opts.http, "--http"))
+        logger.info(
+          { flag: "--http", value: opts.http },
+          "--http accepted but ignored: this build has no such listener yet",
+        );
       const partitions = Number(opts.partitions);
       if (!Number.isInteger(partitions) || partitions < 1)
         throw new Error(`--partitions must be a positive integer`);
       db = await OnceDB.start({
         dataDir: opts.data,
         kafka,
+        nats,
         kafkaAdvertise: advertise ?? undefined,
         kafkaFrameBytesMax: Number(opts.frameMaxBytes),
         autoCreateTopics: opts.autoCreateTopics,
@@ -170,7 +169,7 @@ program
         time: Date.now(),
         pid: process.pid,
         kafka: db.addresses.kafka,
-        nats: null,
+        nats: db.addresses.nats,
         http: null,
         data: opts.data,
         msg: "ready",

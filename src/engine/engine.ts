@@ -10,6 +10,7 @@
  * in-memory state from the database (the same code that runs at start-up), so memory never
  * claims more than the file holds.
  */
+
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
@@ -20,6 +21,7 @@ import { Partition } from "../log/partition.js";
 import { type ReadAnswer, ReadPool } from "../log/read-pool.js";
 import { assignBaseOffset, batchProducer, checkProducedBatch, readBatchHeader } from "../log/record-batch.js";
 import { decodeRecords } from "../log/records.js";
+import { MessageBus } from "../messaging/bus.js";
 import type { WriteOp } from "../storage/sql.js";
 import { Store } from "../storage/store.js";
 import type { StorageError } from "../storage/writer.js";
@@ -161,6 +163,11 @@ export class Engine extends EventEmitter {
   readonly consumerQuota: ByteRateQuota | null;
   /** Write quota per client id, or null when writes are not limited. */
   readonly producerQuota: ByteRateQuota | null;
+  /**
+   * Subject-addressed messaging (src/messaging): in-memory publish/subscribe, queue groups and
+   * request/reply, shared by every protocol adapter.
+   */
+  readonly bus = new MessageBus();
   private readonly topics = new Map<string, Topic>();
   /** The same topics by their uuid (Kafka's topic id, KIP-516): clients may name a topic by it. */
   private readonly topicsByUuid = new Map<string, Topic>();

@@ -19,6 +19,8 @@ export interface ServerOptions {
   /** Extra CLI arguments. */
   args?: string[];
   env?: Record<string, string>;
+  /** Start the NATS listener too (on a free port; `natsAddress` says which). */
+  nats?: boolean;
 }
 
 export class TestServer {
@@ -26,6 +28,8 @@ export class TestServer {
   readonly dataDir: string;
   kafkaAddress = "";
   kafkaPort = 0;
+  natsAddress = "";
+  natsPort = 0;
   readonly logLines: string[] = [];
   private exitPromise: Promise<number | null> | null = null;
 
@@ -36,6 +40,8 @@ export class TestServer {
   /** Starts (or restarts on the same port) and resolves with the ready line's fields. */
   async start(): Promise<Record<string, unknown>> {
     const kafka = this.kafkaPort ? `127.0.0.1:${this.kafkaPort}` : "127.0.0.1:0";
+    // A restart keeps the NATS port too, so clients reconnect to the same address.
+    const nats = this.opts.nats ? `127.0.0.1:${this.natsPort}` : "off";
     const args = [
       CLI_PATH,
       "serve",
@@ -44,7 +50,7 @@ export class TestServer {
       "--kafka",
       kafka,
       "--nats",
-      "off",
+      nats,
       "--http",
       "off",
     ];
@@ -76,6 +82,10 @@ export class TestServer {
     });
     this.kafkaAddress = String(ready.kafka);
     this.kafkaPort = Number(this.kafkaAddress.split(":").pop());
+    if (this.opts.nats) {
+      this.natsAddress = String(ready.nats);
+      this.natsPort = Number(this.natsAddress.split(":").pop());
+    }
     return ready;
   }
 
