@@ -99,9 +99,11 @@ export class MessageBus {
   }
 
   /**
-   * Delivers a message to every subscription `subject` reaches (invariant 1). `subject` must be
-   * a valid publish subject: adapters check it, since each protocol reports the error its own
-   * way. Returns how many subscriptions received it.
+   * Delivers a message to every subscription `subject` reaches (invariant 1). Adapters check
+   * `subject`, since each protocol reports the error its own way: it must be valid for a
+   * subscription at least. A wildcard token in it is matched as a token, so only subscriptions
+   * with a wildcard at that place receive it (what nats-server does with such publishes).
+   * Returns how many subscriptions received it.
    */
   publish(
     subject: string,

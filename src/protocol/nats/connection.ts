@@ -24,7 +24,7 @@ import type net from "node:net";
 import type { Logger } from "pino";
 import { BusError, type MessageBus } from "../../messaging/bus.js";
 import { statusHeaders } from "../../messaging/headers.js";
-import { isValidPublishSubject } from "../../messaging/subject.js";
+import { isValidPublishSubject, subjectProblem } from "../../messaging/subject.js";
 import type { Subscriber, Subscription } from "../../messaging/types.js";
 import { assert } from "../../util/assert.js";
 import { NatsErr, NatsProtocolError } from "./errors.js";
@@ -71,7 +71,10 @@ export class NatsConnection implements Subscriber, NatsOps {
   echo = true;
   /** Unanswered server PINGs (server.ts closes the connection past its limit). */
   pingsOut = 0;
-  private verbose = false;
+  // nats-server's defaults until CONNECT says otherwise (and for fields CONNECT leaves out):
+  // verbose and pedantic on. Clients send both as false.
+  private verbose = true;
+  private pedantic = true;
   private headers = false;
   private noResponders = false;
   private clientName = "";
@@ -122,7 +125,8 @@ export class NatsConnection implements Subscriber, NatsOps {
       this.error(new NatsProtocolError(NatsErr.noRespondersNeedsHeaders, true));
       return;
     }
-    this.verbose = o.verbose === true;
+    if (typeof o.verbose === "boolean") this.verbose = o.verbose;
+    if (typeof o.pedantic === "boolean") this.pedantic = o.pedantic;
     this.echo = o.echo !== false;
     this.headers = headers;
     this.noResponders = noResponders;
@@ -137,9 +141,15 @@ export class NatsConnection implements Subscriber, NatsOps {
       );
       return;
     }
-    if (!isValidPublishSubject(subject) || (reply !== undefined && !isValidPublishSubject(reply))) {
-      this.error(new NatsProtocolError(NatsErr.invalidPublishSubject, false, subject));
-      return;
+    if (!isValidPublishSubject(subject)) {
+      // As nats-server: a pedantic client is told; a subject that is valid for a subscription
+      // (it holds wildcards) is still routed, its wildcard tokens matching only wildcard
+      // subscriptions; any other (an empty token) is dropped.
+      if (this.pedantic) this.error(new NatsProtocolError(NatsErr.invalidPublishSubject, false, subject));
+      if (subjectProblem(subject, "subscribe") !== null) {
+        this.ok();
+        return;
+      }
     }
     const delivered = this.opts.bus.publish(subject, reply, headers, payload, this);
     if (delivered === 0 && reply !== undefined && this.noResponders) this.answerNoResponders(reply);

@@ -111,14 +111,14 @@ describe("NATS parser", () => {
 
   const fatal: [string, string, string][] = [
     ["unknown operation", "FOO bar\r\n", NatsErr.unknownOp],
-    ["PUB without a size", "PUB a\r\n", NatsErr.unknownOp],
-    ["PUB with a non-numeric size", "PUB a x\r\n", NatsErr.unknownOp],
-    ["PUB with a negative size", "PUB a -1\r\n", NatsErr.unknownOp],
-    ["HPUB with headers larger than the total", "HPUB a 10 5\r\n", NatsErr.unknownOp],
+    ["PUB without a size", "PUB a\r\n", NatsErr.invalidArguments],
+    ["PUB with a non-numeric size", "PUB a x\r\n", NatsErr.invalidArguments],
+    ["PUB with a negative size", "PUB a -1\r\n", NatsErr.invalidArguments],
+    ["HPUB with headers larger than the total", "HPUB a 10 5\r\n", NatsErr.invalidArguments],
     ["a payload not followed by CRLF", "PUB a 3\r\nabcdPING\r\n", NatsErr.unknownOp],
     ["a payload over max_payload", "PUB a 2000\r\n", NatsErr.maxPayload],
-    ["SUB with too many arguments", "SUB a b c d\r\n", NatsErr.unknownOp],
-    ["UNSUB with a bad max", "UNSUB 1 x\r\n", NatsErr.unknownOp],
+    ["SUB with too many arguments", "SUB a b c d\r\n", NatsErr.invalidArguments],
+    ["UNSUB with a bad max", "UNSUB 1 x\r\n", NatsErr.invalidArguments],
     [
       "a control line over the limit",
       `PUB ${"a".repeat(MAX_CONTROL_LINE_BYTES + 10)} 1\r\n`,
@@ -147,6 +147,15 @@ describe("NATS parser", () => {
       }
     });
   }
+
+  it("a payload shorter than announced fails as soon as its CRLF is wrong, across reads", () => {
+    const r = parseAll(Buffer.from("PUB a 10\r\nabc\r\nPING\r\nPING\r\n"), [15, 16, 17]);
+    assert.deepEqual(r.seen, []);
+    assert.deepEqual(
+      r.errors.map((e) => e.text),
+      [NatsErr.unknownOp],
+    );
+  });
 
   it("carries an unfinished control line between reads without limit errors below the limit", () => {
     const line = `SUB ${"a".repeat(MAX_CONTROL_LINE_BYTES - 10)} 1\r\n`;

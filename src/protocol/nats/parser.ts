@@ -77,9 +77,10 @@ export class NatsParser {
     if (this.carryBytes > 0) {
       this.carry.push(chunk);
       this.carryBytes += chunk.length;
-      // Still short of what is awaited: keep collecting without joining.
+      // Still short of the payload: keep collecting without joining. (Once its CRLF starts to
+      // arrive, parse: the CRLF is checked byte by byte.)
       if (this.awaiting) {
-        if (this.carryBytes < this.awaiting.totalBytes + 2) return;
+        if (this.carryBytes <= this.awaiting.totalBytes) return;
       } else if (chunk.indexOf(LF) < 0) {
         if (this.carryBytes > MAX_CONTROL_LINE_BYTES) this.fail(controlLineError(this.carryBytes));
         return;
@@ -102,9 +103,11 @@ export class NatsParser {
     while (p < n && !this.failed) {
       const a = this.awaiting;
       if (a) {
-        if (n - p < a.totalBytes + 2) break;
         const end = p + a.totalBytes;
-        if (buf[end] !== CR || buf[end + 1] !== LF) {
+        // The CRLF after the payload is checked as far as it has arrived, byte by byte as
+        // nats-server does, so a payload shorter than announced fails at once instead of
+        // swallowing the operations after it while waiting.
+        if ((n > end && buf[end] !== CR) || (n > end + 1 && buf[end + 1] !== LF)) {
           this.fail(
             new NatsProtocolError(
               NatsErr.unknownOp,
@@ -114,6 +117,7 @@ export class NatsParser {
           );
           break;
         }
+        if (n - p < a.totalBytes + 2) break;
         this.awaiting = null;
         const headers = a.headerBytes >= 0 ? buf.subarray(p, p + a.headerBytes) : undefined;
         const payload = buf.subarray(p + Math.max(0, a.headerBytes), end);
@@ -269,7 +273,9 @@ export class NatsParser {
   }
 
   private argError(op: string, line: string): void {
-    this.fail(new NatsProtocolError(NatsErr.unknownOp, true, `bad ${op} arguments '${line.slice(0, 128)}'`));
+    this.fail(
+      new NatsProtocolError(NatsErr.invalidArguments, true, `bad ${op} arguments '${line.slice(0, 128)}'`),
+    );
   }
 
   private fail(err: NatsProtocolError): void {
