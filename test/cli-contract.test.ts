@@ -228,7 +228,7 @@ describe("oncedb serve: CLI contract", { timeout: 120_000 }, () => {
     socket.on("data", (d: Buffer) => {
       text += d.toString();
     });
-    socket.write("CONNECT {}\r\nPING\r\n");
+    socket.write('CONNECT {"verbose":false}\r\nPING\r\n');
     await waitFor(
       () => text.includes("PONG\r\n"),
       5000,

@@ -2,7 +2,8 @@
  * nats-core, nats-request, nats-jetstream-publish, nats-pull-consume: the same @nats-io client script
  * (bench/load/nats-client.ts, own process) against OnceDB and nats-server 2.9.10, each started here on
  * its own loopback port with its own data dir and stopped by PID. Rounds interleave OnceDB and the
- * peer; ratios are pair by pair. Until OnceDB has a NATS listener, only nats-server is measured.
+ * peer; ratios are pair by pair. Where OnceDB lacks what a scenario needs (JetStream consumers for
+ * nats-pull-consume), only nats-server is measured and a note says so.
  */
 
 import { connect } from "@nats-io/transport-node";
@@ -51,14 +52,19 @@ async function oncedbNatsSetup(_server: OnceServer, address: string): Promise<Na
   return { servers: address };
 }
 
-/** Whether the NATS server at `servers` answers JetStream's account-info request. */
-async function hasJetStream(servers: string): Promise<boolean> {
+/**
+ * How much of JetStream the NATS server at `servers` answers: nothing, streams (the account-info
+ * request), or consumers too (a consumer request is answered with anything but "not offered", 501).
+ */
+async function jetStreamLevel(servers: string): Promise<"none" | "streams" | "consumers"> {
   const nc = await connect({ servers, maxReconnectAttempts: 0, timeout: 5000 });
   try {
     await nc.request("$JS.API.INFO", "", { timeout: 2000 });
-    return true;
+    const r = await nc.request("$JS.API.CONSUMER.NAMES.oncedb_bench_probe", "", { timeout: 2000 });
+    const body = JSON.parse(r.string()) as { error?: { code?: number } };
+    return body.error?.code === 501 ? "streams" : "consumers";
   } catch {
-    return false;
+    return "none";
   } finally {
     await nc.close();
   }
@@ -96,8 +102,8 @@ interface NatsFamilySpec {
   /** Per-target preparation before the rounds (e.g. filling a stream); returns notes. */
   prepare?: (ctx: ScenarioContext, t: Target<NatsEndpoint>, timing: Timing) => Promise<string[]>;
   estimatePerRoundMs: (t: Timing) => number;
-  /** Needs JetStream: OnceDB is measured only if its NATS listener answers JetStream's API. */
-  jetstream?: boolean;
+  /** Needs JetStream (streams, or consumers too): OnceDB is measured only if it answers that much. */
+  jetstream?: "streams" | "consumers";
 }
 
 function natsScenario(spec: NatsFamilySpec): Scenario {
@@ -126,9 +132,14 @@ function natsScenario(spec: NatsFamilySpec): Scenario {
         dirs.push(onceDir);
         const probe = await startOnceDbWith(opts.oncedbCli, onceDir, "nats", "NATS");
         if (probe.note) notes.push(probe.note);
-        if (probe.server && probe.address && spec.jetstream && !(await hasJetStream(probe.address))) {
+        const level = probe.address && spec.jetstream ? await jetStreamLevel(probe.address) : "consumers";
+        if (
+          probe.server &&
+          spec.jetstream &&
+          (level === "none" || (spec.jetstream === "consumers" && level !== "consumers"))
+        ) {
           notes.push(
-            "OnceDB's NATS listener has no JetStream yet (no answer on $JS.API.INFO): peer figures only; the ratio appears when it lands.",
+            `OnceDB's NATS listener does not offer JetStream ${spec.jetstream} yet: peer figures only; the ratio appears when they land.`,
           );
           await probe.server.stop();
         } else if (probe.server && probe.address) {
@@ -286,7 +297,7 @@ const JS_NOTE =
 
 export const natsJetstreamPublishScenario = natsScenario({
   name: "nats-jetstream-publish",
-  jetstream: true,
+  jetstream: "streams",
   description: "JetStream publish with a unique msgID (dedupe window 2 min): sync, and 1,000 in flight",
   notes: (t) => [
     PEER_NOTE,
@@ -322,7 +333,7 @@ const pullStream = (tg: Target<NatsEndpoint>) => `BENCH_PULL_${tg.kind}_${proces
 
 export const natsPullConsumeScenario = natsScenario({
   name: "nats-pull-consume",
-  jetstream: true,
+  jetstream: "consumers",
   description:
     "JetStream pull consumer: fetch 1,000 + ack, and fetch + ackAck (double ack) awaited per batch",
   notes: (t) => [

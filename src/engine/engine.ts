@@ -25,6 +25,7 @@ import { MessageBus } from "../messaging/bus.js";
 import type { WriteOp } from "../storage/sql.js";
 import { Store } from "../storage/store.js";
 import type { StorageError } from "../storage/writer.js";
+import { JetStream } from "../streams/jetstream.js";
 import { TransactionCoordinator } from "../txn/coordinator.js";
 import type { PendingOffset, TxnHost } from "../txn/types.js";
 import { assert } from "../util/assert.js";
@@ -152,6 +153,15 @@ function topicUuid(): string {
   }
 }
 
+/** A stream as the engine stores it; src/streams owns the config's format and meaning. */
+export interface StreamDefinition {
+  readonly name: string;
+  /** The topic holding its messages (partition 0); the same name. */
+  readonly topic: string;
+  readonly config: string;
+  readonly createdMs: number;
+}
+
 export class Engine extends EventEmitter {
   readonly clock: Clock;
   readonly groups: GroupCoordinator;
@@ -168,7 +178,10 @@ export class Engine extends EventEmitter {
    * request/reply, shared by every protocol adapter.
    */
   readonly bus = new MessageBus();
+  /** JetStream-style streams on the log, answering JetStream's API on the bus (src/streams). */
+  readonly jetstream: JetStream;
   private readonly topics = new Map<string, Topic>();
+  private readonly streamDefs = new Map<string, StreamDefinition>();
   /** The same topics by their uuid (Kafka's topic id, KIP-516): clients may name a topic by it. */
   private readonly topicsByUuid = new Map<string, Topic>();
   private readonly partitionsById = new Map<number, Partition>();
@@ -203,6 +216,7 @@ export class Engine extends EventEmitter {
       transactionTimeoutMsMax: opts.transactionTimeoutMsMax,
     });
     store.writer.onFailure = (err) => this.onStorageFailure(err);
+    this.jetstream = new JetStream(this);
   }
 
   private txnHost(): TxnHost {
@@ -308,6 +322,16 @@ export class Engine extends EventEmitter {
     if (maxDeleted !== null) this.nextPartitionId = Math.max(this.nextPartitionId, maxDeleted + 1);
     this.offsets.load(db);
     this.txn.load(db);
+    this.streamDefs.clear();
+    const streams = db
+      .prepare(
+        "SELECT s.name, t.name, s.config, s.created_ms FROM streams s JOIN topics t ON t.id = s.topic_id",
+      )
+      .raw(true)
+      .all() as [string, string, string, number][];
+    for (const [name, topic, config, createdMs] of streams)
+      this.streamDefs.set(name, { name, topic, config, createdMs });
+    this.emit("streams-changed");
   }
 
   private onStorageFailure(err: StorageError): void {
@@ -373,6 +397,17 @@ export class Engine extends EventEmitter {
     configs: Readonly<Record<string, string | null>> = {},
     validateOnly = false,
   ): Promise<TopicInfo> {
+    return this.newTopic(name, numPartitions, configs, validateOnly, () => []);
+  }
+
+  private newTopic(
+    name: string,
+    numPartitions: number,
+    configs: Readonly<Record<string, string | null>>,
+    validateOnly: boolean,
+    /** More writes for the same commit (a stream's row). */
+    extraOps: (topic: Topic) => WriteOp[],
+  ): Promise<TopicInfo> {
     const problem = topicNameProblem(name);
     if (problem) return Promise.reject(new EngineError("INVALID_TOPIC_EXCEPTION", problem));
     if (this.topics.has(name)) {
@@ -415,9 +450,74 @@ export class Engine extends EventEmitter {
       ["insertTopic", [topic.id, name, topic.uuid, JSON.stringify(valid), this.clock.nowMs()]],
     ];
     this.addPartitions(topic, numPartitions, ops);
+    ops.push(...extraOps(topic));
     this.topics.set(name, topic);
     this.topicsByUuid.set(topic.uuid, topic);
     return this.submit(ops).then(() => topic);
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  /**
+   * Stored batches of a partition from the one holding `fromOffset`, up to the high watermark
+   * and about `maxBytes`, read on this thread: for small lookups (one message), not for fetches.
+   */
+  readBatchesNow(topic: string, partitionIndex: number, fromOffset: number, maxBytes: number): Buffer[] {
+    const p = this.partition(topic, partitionIndex);
+    if (!p || fromOffset >= p.highWatermark) return [];
+    return this.reader
+      .fetch(p.id, Math.max(fromOffset, p.logStartOffset), p.highWatermark, maxBytes)
+      .map((b) => b.data);
+  }
+
+  /** Every stream's definition (src/streams gives them meaning). */
+  streamDefinitions(): StreamDefinition[] {
+    return [...this.streamDefs.values()];
+  }
+
+  streamDefinition(name: string): StreamDefinition | undefined {
+    return this.streamDefs.get(name);
+  }
+
+  /**
+   * Creates a stream: a one-partition topic of the same name and the stream's row, in one
+   * commit. `config` is opaque here (src/streams owns its format); `topicConfigs` are the
+   * topic's Kafka configs (retention) derived from it.
+   */
+  async createStream(
+    name: string,
+    config: string,
+    topicConfigs: Readonly<Record<string, string>>,
+  ): Promise<StreamDefinition> {
+    const createdMs = this.clock.nowMs();
+    const def: StreamDefinition = { name, topic: name, config, createdMs };
+    await this.newTopic(name, 1, topicConfigs, false, (topic) => {
+      this.streamDefs.set(name, def);
+      return [["insertStream", [name, topic.id, config, createdMs]]];
+    });
+    this.emit("streams-changed");
+    return def;
+  }
+
+  /** Replaces a stream's config and its topic's configs (each durable when this resolves). */
+  async updateStream(
+    name: string,
+    config: string,
+    topicConfigs: Readonly<Record<string, string>>,
+  ): Promise<void> {
+    const def = this.streamDefs.get(name);
+    if (!def) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `stream ${name} does not exist`);
+    await this.alterTopicConfigs(name, topicConfigs, { replace: true });
+    await this.submit([["updateStreamConfig", [config, name]]]);
+    this.streamDefs.set(name, { ...def, config });
+    this.emit("streams-changed");
+  }
+
+  /** Deletes a stream and its topic (deleting the topic through Kafka does the same). */
+  deleteStream(name: string): Promise<void> {
+    if (!this.streamDefs.has(name))
+      return Promise.reject(new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `stream ${name} does not exist`));
+    return this.deleteTopic(name);
   }
 
   private addPartitions(topic: Topic, count: number, ops: WriteOp[]): void {
@@ -467,6 +567,8 @@ export class Engine extends EventEmitter {
     this.topics.delete(name);
     this.topicsByUuid.delete(topic.uuid);
     this.partitionCount -= topic.partitions.length;
+    // The stream's row goes with its topic (ON DELETE CASCADE).
+    const wasStream = this.streamDefs.delete(name);
     const ops: WriteOp[] = [
       ["deleteTopic", [topic.id]],
       ["deleteTopicGroupOffsets", [name]],
@@ -480,6 +582,7 @@ export class Engine extends EventEmitter {
       ops.push(["deletePartitionProducerState", [p.id]]);
       ops.push(["deletePartitionAbortedTxns", [p.id]]);
     }
+    if (wasStream) this.emit("streams-changed");
     await this.submit(ops);
     this.offsets.removeTopic(name);
     this.retention.reclaimSoon();

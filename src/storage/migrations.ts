@@ -24,6 +24,11 @@
  *   txn_groups, txn_offsets  groups in the transaction and their pending offsets.
  *   aborted_txns    per partition, offset ranges of aborted transactions, for read_committed
  *                   consumers (the Fetch response's aborted_transactions).
+ *
+ * Layout (version 3, streams; see src/streams/README.md):
+ *   streams         a JetStream-style stream: its topic (whose partition 0 holds its messages)
+ *                   and its configuration (JSON, owned by src/streams). Deleting the topic
+ *                   deletes the stream (ON DELETE CASCADE), so the two never disagree.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -119,5 +124,13 @@ export const MIGRATIONS: readonly string[] = [
     last_offset INTEGER NOT NULL
   );
   CREATE INDEX aborted_txns_by_last_offset ON aborted_txns (partition_id, last_offset);
+  `,
+  `
+  CREATE TABLE streams (
+    name TEXT PRIMARY KEY,
+    topic_id INTEGER NOT NULL UNIQUE REFERENCES topics (id) ON DELETE CASCADE,
+    config TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
   `,
 ];

@@ -64,6 +64,8 @@ export const WRITE_SQL = {
     "INSERT INTO aborted_txns (partition_id, producer_id, first_offset, last_offset) VALUES (?, ?, ?, ?)",
   deleteAbortedTxnsBelow: "DELETE FROM aborted_txns WHERE partition_id = ? AND last_offset < ?",
   deletePartitionAbortedTxns: "DELETE FROM aborted_txns WHERE partition_id = ?",
+  insertStream: "INSERT INTO streams (name, topic_id, config, created_ms) VALUES (?, ?, ?, ?)",
+  updateStreamConfig: "UPDATE streams SET config = ? WHERE name = ?",
 } as const;
 
 export type WriteSqlName = keyof typeof WRITE_SQL;

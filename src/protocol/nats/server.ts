@@ -103,6 +103,7 @@ export class NatsServer {
       host: this.bound.host,
       port: this.bound.port,
       headers: true,
+      jetstream: true,
       max_payload: this.limits.payloadBytesMax,
       client_id: clientId,
       client_ip: clientIp,

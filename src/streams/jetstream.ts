@@ -1,0 +1,529 @@
+/**
+ * JetStream-style streams on the log: a stream captures messages published to its subjects on
+ * the message bus and stores each as a record of its topic (partition 0), so what NATS clients
+ * publish Kafka clients read, and the other way round. It answers JetStream's JSON API
+ * (`$JS.API.*` requests on the bus) for streams, and acknowledges a publish that carries a reply
+ * subject with a PubAck once the commit holding the message is fsynced.
+ *
+ * Stream sequence = topic offset + 1. A message is one record: key = subject, value = payload,
+ * headers = the NATS headers (so Nats-Msg-Id is stored with the message it names), timestamp =
+ * when it was captured.
+ *
+ * This lives beside the engine, over its public API (topics, append, reads, stream
+ * definitions) and its bus; it knows the JetStream API's JSON but no socket protocol, so any
+ * adapter that publishes on the bus reaches it. Consumers (pull/push, acks) are not here yet:
+ * `$JS.API.CONSUMER.*` requests are answered with an error saying so.
+ *
+ * Invariants:
+ * 1. A PubAck (with a sequence) is sent only after the append holding the message is durable.
+ * 2. A message id seen within the duplicate window is stored once; later publishes of it are
+ *    answered with the first one's sequence and `duplicate: true` (dedupe.ts).
+ * 3. The captures on the bus are exactly the subjects of the engine's stream definitions
+ *    (sync() after every "streams-changed").
+ */
+import type { Engine, StreamDefinition } from "../engine/engine.js";
+import { EngineError } from "../engine/errors.js";
+import { decodeRecords, encodeBatch, type RecordHeader } from "../log/records.js";
+import { decodeHeaders } from "../messaging/headers.js";
+import type { Subscriber, Subscription } from "../messaging/types.js";
+import {
+  normalizeStreamConfig,
+  type StreamConfig,
+  StreamConfigError,
+  subjectsOverlap,
+  topicConfigsOf,
+} from "./config.js";
+import { DedupeWindow, MSG_ID_BYTES_MAX } from "./dedupe.js";
+
+const API = "$JS.API.";
+const TYPE = "io.nats.jetstream.api.v1.";
+/** Names or infos per STREAM.NAMES / STREAM.LIST page (nats-server's page sizes). */
+export const STREAM_NAMES_PAGE_MAX = 1024;
+export const STREAM_LIST_PAGE_MAX = 256;
+/** Bytes read per step when rebuilding a dedupe window from the log. */
+const RECOVERY_READ_BYTES = 4 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+interface ApiError {
+  code: number;
+  err_code: number;
+  description: string;
+}
+
+class ApiFailure extends Error {
+  constructor(readonly error: ApiError) {
+    super(error.description);
+  }
+}
+
+const fail = (code: number, errCode: number, description: string): never => {
+  throw new ApiFailure({ code, err_code: errCode, description });
+};
+const streamNotFound = () => fail(404, 10059, "stream not found");
+
+/** One stream's capture: its bus subscriptions and its dedupe window. */
+class Capture implements Subscriber {
+  readonly echo = true;
+  subs: Subscription[] = [];
+  config: StreamConfig;
+  configText: string;
+  readonly dedupe: DedupeWindow;
+  /** False until the dedupe window is rebuilt from the log; messages wait in `ready`. */
+  recovered = false;
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly js: JetStream,
+    readonly def: StreamDefinition,
+  ) {
+    this.configText = def.config;
+    this.config = JSON.parse(def.config) as StreamConfig;
+    this.dedupe = new DedupeWindow(Math.max(1, this.config.duplicate_window / 1e6));
+  }
+
+  deliver(
+    _sub: Subscription,
+    subject: string,
+    reply: string | undefined,
+    headers: Uint8Array | undefined,
+    payload: Uint8Array,
+  ): void {
+    if (this.recovered) {
+      this.js.store(this, subject, reply, headers, payload);
+      return;
+    }
+    // The bus's buffers are reused after this call: keep copies until recovery is done.
+    const h = headers ? Buffer.from(headers) : undefined;
+    const p = Buffer.from(payload);
+    this.ready = this.ready.then(() => this.js.store(this, subject, reply, h, p));
+  }
+
+  expired(): void {}
+}
+
+export class JetStream {
+  private readonly captures = new Map<string, Capture>();
+  private readonly api: Subscriber;
+  private apiTotal = 0;
+  private apiErrors = 0;
+
+  constructor(private readonly engine: Engine) {
+    this.api = {
+      echo: true,
+      deliver: (_sub, subject, reply, _headers, payload) => this.onApi(subject, reply, Buffer.from(payload)),
+      expired: () => {},
+    };
+    engine.bus.subscribe(this.api, "$JS.API", `${API}>`);
+    engine.on("streams-changed", () => this.sync());
+    this.sync();
+  }
+
+  // ------------------------------------------------------------------ captures
+
+  /** Makes the bus captures match the engine's stream definitions (invariant 3). */
+  private sync(): void {
+    const defs = new Map(this.engine.streamDefinitions().map((d) => [d.name, d]));
+    for (const [name, cap] of this.captures) {
+      if (defs.get(name)?.createdMs !== cap.def.createdMs) {
+        for (const s of cap.subs) this.engine.bus.unsubscribe(s);
+        this.captures.delete(name);
+      }
+    }
+    for (const def of defs.values()) {
+      let cap = this.captures.get(def.name);
+      if (!cap) {
+        cap = new Capture(this, def);
+        this.captures.set(def.name, cap);
+        const c = cap;
+        cap.ready = this.recover(c).then(
+          () => {
+            c.recovered = true;
+          },
+          (err) => {
+            this.engine.logger?.error({ err, stream: def.name }, "stream dedupe recovery failed");
+            c.recovered = true;
+          },
+        );
+      } else if (cap.configText !== def.config) {
+        cap.configText = def.config;
+        cap.config = JSON.parse(def.config) as StreamConfig;
+        cap.dedupe.setWindow(Math.max(1, cap.config.duplicate_window / 1e6));
+      } else continue;
+      for (const s of cap.subs) this.engine.bus.unsubscribe(s);
+      cap.subs = cap.config.subjects.map((subject) => this.engine.bus.subscribe(cap, def.name, subject));
+    }
+  }
+
+  /** Rebuilds a stream's dedupe window from the last duplicate_window of its log. */
+  private async recover(cap: Capture): Promise<void> {
+    const topic = cap.def.topic;
+    const p = this.engine.partition(topic, 0);
+    if (!p) return;
+    const since = Date.now() - cap.config.duplicate_window / 1e6;
+    const start = this.engine.listOffset(topic, 0, Math.max(0, Math.floor(since)), "read_uncommitted");
+    if (start.error !== "NONE" || start.offset < 0) return;
+    const end = p.highWatermark;
+    let offset = start.offset;
+    while (offset < end) {
+      const { results, release } = await this.engine.fetchMany(
+        [{ topic, partition: 0, offset, maxBytes: RECOVERY_READ_BYTES }],
+        RECOVERY_READ_BYTES,
+        "read_uncommitted",
+      );
+      const r = results[0]!;
+      let next = offset;
+      try {
+        for (const batch of r.batches) {
+          for (const rec of decodeRecords(batch) ?? []) {
+            next = Math.max(next, rec.offset + 1);
+            if (rec.offset < offset || rec.timestampMs < since) continue;
+            const id = rec.headers.find((h) => h.key === "Nats-Msg-Id")?.value;
+            if (id) cap.dedupe.remember(id.toString("utf8"), rec.offset + 1, rec.timestampMs);
+          }
+          next = Math.max(next, Number(batch.readBigInt64BE(0)) + batch.readInt32BE(23) + 1);
+        }
+      } finally {
+        release();
+      }
+      if (r.error !== "NONE" || next <= offset) break;
+      offset = next;
+    }
+  }
+
+  /** Stores one captured message and answers its PubAck (invariants 1 and 2). */
+  store(
+    cap: Capture,
+    subject: string,
+    reply: string | undefined,
+    headers: Uint8Array | undefined,
+    payload: Uint8Array,
+  ): void {
+    const name = cap.def.name;
+    const ack = (body: object) => {
+      if (reply !== undefined && !cap.config.no_ack) this.reply(reply, body);
+    };
+    const ackError = (code: number, errCode: number, description: string) =>
+      ack({ error: { code, err_code: errCode, description } });
+    const nowMs = Date.now();
+    const decoded = headers && headers.length > 0 ? decodeHeaders(headers) : null;
+    const entries = decoded?.entries ?? [];
+    const header = (k: string) => entries.find(([name]) => name === k)?.[1];
+    const msgId = header("Nats-Msg-Id");
+    const p = this.engine.partition(cap.def.topic, 0);
+    const problem = publishProblem(cap, header, payload.length, p?.nextOffset);
+    if (problem) {
+      ackError(...problem);
+      return;
+    }
+    if (msgId !== undefined) {
+      const prior = cap.dedupe.lookup(msgId, nowMs);
+      if (prior !== undefined) {
+        // If the first one fails to commit after all, this one is stored instead; the bus's
+        // buffers are reused after this call, so that retry gets copies.
+        const h = headers && Buffer.from(headers);
+        const pl = Buffer.from(payload);
+        Promise.resolve(prior).then(
+          (seq) => ack({ stream: name, seq, duplicate: true }),
+          () => this.store(cap, subject, reply, h, pl),
+        );
+        return;
+      }
+    }
+    const kafkaHeaders: RecordHeader[] = entries.map(([key, value]) => ({
+      key,
+      value: Buffer.from(value, "utf8"),
+    }));
+    const batch = encodeBatch({
+      records: [
+        {
+          key: Buffer.from(subject, "utf8"),
+          value: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          headers: kafkaHeaders,
+          timestampMs: nowMs,
+        },
+      ],
+      nowMs,
+    });
+    let pending: Promise<number>;
+    try {
+      pending = this.engine.append(cap.def.topic, 0, batch).then((r) => r.baseOffset + 1);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    if (msgId !== undefined) cap.dedupe.remember(msgId, pending, nowMs);
+    pending.then(
+      (seq) => {
+        if (msgId !== undefined) cap.dedupe.settle(msgId, pending, seq);
+        ack({ stream: name, seq });
+      },
+      (err) => {
+        if (msgId !== undefined) cap.dedupe.forget(msgId, pending);
+        ackError(503, 10077, `message not stored: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  // ------------------------------------------------------------------ the API
+
+  private reply(subject: string, body: object): void {
+    this.engine.bus.publish(subject, undefined, undefined, Buffer.from(JSON.stringify(body)));
+  }
+
+  private onApi(subject: string, reply: string | undefined, payload: Buffer): void {
+    if (reply === undefined) return;
+    this.apiTotal++;
+    const op = subject.slice(API.length);
+    const kind = apiKind(op);
+    this.handle(op, payload).then(
+      (body) => this.reply(reply, { type: `${TYPE}${kind}_response`, ...body }),
+      (err) => {
+        this.apiErrors++;
+        const error: ApiError =
+          err instanceof ApiFailure
+            ? err.error
+            : err instanceof StreamConfigError
+              ? { code: 400, err_code: err.errCode, description: err.message }
+              : { code: 500, err_code: 10000, description: (err as Error).message };
+        if (!(err instanceof ApiFailure || err instanceof StreamConfigError))
+          this.engine.logger?.error({ err, op }, "JetStream API request failed");
+        this.reply(reply, { type: `${TYPE}${kind}_response`, error });
+      },
+    );
+  }
+
+  private async handle(op: string, payload: Buffer): Promise<object> {
+    const body = parseBody(payload);
+    const [a, b, c, d] = op.split(".");
+    if (op === "INFO") return this.accountInfo();
+    if (a === "STREAM") {
+      if (b === "NAMES") return this.streamNames(body);
+      if (b === "LIST") return this.streamList(body);
+      if (c === undefined || (d !== undefined && b !== "MSG")) fail(400, 10003, "bad request");
+      if (b === "CREATE") return this.createStream(c!, body);
+      if (b === "UPDATE") return this.updateStream(c!, body);
+      if (b === "INFO") return this.streamInfo(c!);
+      if (b === "DELETE") return this.deleteStream(c!);
+      if (b === "PURGE") return this.purgeStream(c!, body);
+      if (b === "MSG" && c === "GET" && d !== undefined) return this.getMessage(d, body);
+    }
+    if (a === "CONSUMER")
+      fail(
+        501,
+        10000,
+        "JetStream consumers are not offered by OnceDB yet: read streams with Kafka consumers",
+      );
+    return fail(400, 10003, `unknown JetStream API request '${op}'`);
+  }
+
+  private accountInfo(): object {
+    const defs = this.engine.streamDefinitions();
+    let storage = 0;
+    for (const d of defs) {
+      const p = this.engine.partition(d.topic, 0);
+      if (p) storage += this.engine.partitionSizeBytes(p);
+    }
+    return {
+      memory: 0,
+      storage,
+      streams: defs.length,
+      consumers: 0,
+      limits: {
+        max_memory: -1,
+        max_storage: -1,
+        max_streams: -1,
+        max_consumers: -1,
+        max_ack_pending: -1,
+        memory_max_stream_bytes: -1,
+        storage_max_stream_bytes: -1,
+        max_bytes_required: false,
+      },
+      api: { total: this.apiTotal, errors: this.apiErrors },
+    };
+  }
+
+  private async createStream(name: string, body: unknown): Promise<object> {
+    const config = normalizeStreamConfig(body);
+    if (config.name !== name) fail(400, 10056, "stream name in subject does not match request");
+    const text = JSON.stringify(config);
+    const existing = this.engine.streamDefinition(name);
+    if (existing) {
+      if (existing.config !== text)
+        fail(400, 10058, "stream name already in use with a different configuration");
+      return this.info(existing);
+    }
+    if (this.engine.topic(name)) fail(400, 10058, `stream name already in use by a Kafka topic '${name}'`);
+    this.checkOverlap(config, name);
+    const def = await this.engine.createStream(name, text, topicConfigsOf(config)).catch(engineFailure);
+    return { ...this.info(def), did_create: true };
+  }
+
+  private async updateStream(name: string, body: unknown): Promise<object> {
+    const config = normalizeStreamConfig(body);
+    if (config.name !== name) fail(400, 10056, "stream name in subject does not match request");
+    const existing = this.engine.streamDefinition(name) ?? streamNotFound();
+    this.checkOverlap(config, name);
+    const before = JSON.parse(existing.config) as StreamConfig;
+    if (before.storage !== config.storage)
+      fail(500, 10052, "stream configuration update can not change storage type");
+    await this.engine.updateStream(name, JSON.stringify(config), topicConfigsOf(config)).catch(engineFailure);
+    return this.info(this.engine.streamDefinition(name) ?? streamNotFound());
+  }
+
+  private checkOverlap(config: StreamConfig, self: string): void {
+    for (const other of this.engine.streamDefinitions()) {
+      if (other.name === self) continue;
+      const theirs = (JSON.parse(other.config) as StreamConfig).subjects;
+      if (config.subjects.some((s) => theirs.some((t) => subjectsOverlap(s, t))))
+        fail(400, 10065, "subjects overlap with an existing stream");
+    }
+  }
+
+  private streamInfo(name: string): object {
+    return this.info(this.engine.streamDefinition(name) ?? streamNotFound());
+  }
+
+  private async deleteStream(name: string): Promise<object> {
+    if (!this.engine.streamDefinition(name)) streamNotFound();
+    await this.engine.deleteStream(name).catch(engineFailure);
+    return { success: true };
+  }
+
+  private async purgeStream(name: string, body: unknown): Promise<object> {
+    const def = this.engine.streamDefinition(name) ?? streamNotFound();
+    const cfg = JSON.parse(def.config) as StreamConfig;
+    if (cfg.deny_purge) fail(400, 10052, "stream purge is not permitted");
+    const req = (body ?? {}) as { filter?: unknown; seq?: unknown; keep?: unknown };
+    if (req.filter !== undefined || req.keep !== undefined)
+      fail(400, 10052, "purge by filter or keep is not offered: a log purges a prefix (seq)");
+    const p = this.engine.partition(def.topic, 0) ?? streamNotFound();
+    const before = p.logStartOffset;
+    // Purging up to (not including) seq N moves the log start to offset N-1.
+    const to = typeof req.seq === "number" && req.seq > 0 ? Math.min(req.seq - 1, p.highWatermark) : -1;
+    await this.engine.deleteRecords(def.topic, 0, to).catch(engineFailure);
+    return { success: true, purged: Math.max(0, p.logStartOffset - before) };
+  }
+
+  private getMessage(name: string, body: unknown): object {
+    const def = this.engine.streamDefinition(name) ?? streamNotFound();
+    const req = (body ?? {}) as { seq?: unknown; last_by_subj?: unknown };
+    if (typeof req.seq !== "number" || !Number.isSafeInteger(req.seq) || req.seq < 1)
+      fail(400, 10003, "bad request: a seq is required (last_by_subj is not offered yet)");
+    const offset = (req.seq as number) - 1;
+    for (const batch of this.engine.readBatchesNow(def.topic, 0, offset, 1)) {
+      const rec = decodeRecords(batch)?.find((r) => r.offset === offset);
+      if (!rec) continue;
+      const hdrs = rec.headers.filter((h) => h.value !== null);
+      const hdrBlock = hdrs.length
+        ? Buffer.from(
+            `NATS/1.0\r\n${hdrs.map((h) => `${h.key}: ${h.value!.toString("utf8")}\r\n`).join("")}\r\n`,
+          )
+        : undefined;
+      return {
+        message: {
+          subject: rec.key?.toString("utf8") ?? "",
+          seq: req.seq,
+          ...(hdrBlock ? { hdrs: hdrBlock.toString("base64") } : {}),
+          data: (rec.value ?? EMPTY).toString("base64"),
+          time: new Date(rec.timestampMs).toISOString(),
+        },
+      };
+    }
+    return fail(404, 10037, "no message found");
+  }
+
+  private streamNames(body: unknown): object {
+    const req = (body ?? {}) as { offset?: unknown; subject?: unknown };
+    let defs = this.engine.streamDefinitions().sort((x, y) => x.name.localeCompare(y.name));
+    if (typeof req.subject === "string" && req.subject.length > 0) {
+      const subject = req.subject;
+      defs = defs.filter((d) =>
+        (JSON.parse(d.config) as StreamConfig).subjects.some((s) => subjectsOverlap(s, subject)),
+      );
+    }
+    const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+    const page = defs.slice(offset, offset + STREAM_NAMES_PAGE_MAX);
+    return { total: defs.length, offset, limit: STREAM_NAMES_PAGE_MAX, streams: page.map((d) => d.name) };
+  }
+
+  private streamList(body: unknown): object {
+    const req = (body ?? {}) as { offset?: unknown };
+    const defs = this.engine.streamDefinitions().sort((x, y) => x.name.localeCompare(y.name));
+    const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+    const page = defs.slice(offset, offset + STREAM_LIST_PAGE_MAX);
+    return {
+      total: defs.length,
+      offset,
+      limit: STREAM_LIST_PAGE_MAX,
+      streams: page.map((d) => this.info(d)),
+    };
+  }
+
+  /** A StreamInfo: config, creation time and state (sequences are offsets + 1). */
+  private info(def: StreamDefinition): object {
+    const p = this.engine.partition(def.topic, 0);
+    const first = p ? p.logStartOffset : 0;
+    const last = p ? p.highWatermark : 0;
+    const zero = "0001-01-01T00:00:00Z";
+    return {
+      config: JSON.parse(def.config),
+      created: new Date(def.createdMs).toISOString(),
+      ts: new Date().toISOString(),
+      state: {
+        messages: last - first,
+        bytes: p ? this.engine.partitionSizeBytes(p) : 0,
+        first_seq: last === 0 ? 0 : first + 1,
+        first_ts: zero,
+        last_seq: last,
+        last_ts: zero,
+        consumer_count: 0,
+      },
+    };
+  }
+}
+
+/** Why a publish to `cap`'s stream is refused: [code, err_code, description], or null. */
+function publishProblem(
+  cap: Capture,
+  header: (name: string) => string | undefined,
+  payloadBytes: number,
+  nextOffset: number | undefined,
+): [number, number, string] | null {
+  if (nextOffset === undefined) return [503, 10077, "stream's topic is gone"];
+  const expectedStream = header("Nats-Expected-Stream");
+  if (expectedStream !== undefined && expectedStream !== cap.def.name)
+    return [400, 10060, "expected stream does not match"];
+  // The last sequence is the next offset: sequences are offsets + 1.
+  const expectedLast = header("Nats-Expected-Last-Sequence");
+  if (expectedLast !== undefined && Number(expectedLast) !== nextOffset)
+    return [400, 10071, `wrong last sequence: ${nextOffset}`];
+  for (const unsupported of ["Nats-Expected-Last-Msg-Id", "Nats-Expected-Last-Subject-Sequence"])
+    if (header(unsupported) !== undefined) return [400, 10052, `${unsupported} is not offered yet`];
+  if (cap.config.max_msg_size > 0 && payloadBytes > cap.config.max_msg_size)
+    return [400, 10054, "message size exceeds maximum allowed"];
+  const msgId = header("Nats-Msg-Id");
+  if (msgId !== undefined && Buffer.byteLength(msgId) > MSG_ID_BYTES_MAX)
+    return [400, 10052, `Nats-Msg-Id longer than ${MSG_ID_BYTES_MAX} bytes`];
+  return null;
+}
+
+/** The API kind in a response's `type` (stream_create, account_info, ...). */
+function apiKind(op: string): string {
+  if (op === "INFO") return "account_info";
+  const [a, b, c] = op.split(".");
+  if (a === "STREAM" && b === "MSG") return `stream_msg_${(c ?? "get").toLowerCase()}`;
+  return `${(a ?? "").toLowerCase()}_${(b ?? "").toLowerCase()}`;
+}
+
+function parseBody(payload: Buffer): unknown {
+  if (payload.length === 0) return undefined;
+  try {
+    return JSON.parse(payload.toString("utf8"));
+  } catch {
+    return fail(400, 10025, "invalid JSON");
+  }
+}
+
+function engineFailure(err: unknown): never {
+  if (err instanceof EngineError) return fail(500, 10077, `${err.code}: ${err.message}`);
+  throw err;
+}
