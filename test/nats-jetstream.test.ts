@@ -199,21 +199,88 @@ describe("JetStream streams on the log", { timeout: 120_000 }, () => {
     assert.equal(next.seq, 8);
   });
 
+  it("answers a retried publish as a duplicate whatever it expects, and treats an empty id as none", async () => {
+    const js = jetstream(nc);
+    const first = await js.publish("orders.retry", "r", { msgID: "m-retry", expect: { lastSequence: 8 } });
+    assert.equal(first.seq, 9);
+    // The retry of a stored publish: its expectation is stale now, but it is a duplicate.
+    const retry = await js.publish("orders.retry", "r", { msgID: "m-retry", expect: { lastSequence: 8 } });
+    assert.deepEqual([retry.seq, retry.duplicate], [9, true]);
+    const h1 = headers();
+    h1.set("Nats-Msg-Id", "");
+    const h2 = headers();
+    h2.set("Nats-Msg-Id", "");
+    const e1 = await js.publish("orders.empty", "e1", { headers: h1 });
+    const e2 = await js.publish("orders.empty", "e2", { headers: h2 });
+    assert.deepEqual([e1.seq, e2.seq, e2.duplicate], [10, 11, false]);
+  });
+
+  it("keeps a stream's topic as the stream shapes it, and serializes racing changes", async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await assert.rejects(
+        admin.createPartitions({ topicPartitions: [{ topic: "ORDERS", count: 3 }] }),
+        /policy/i,
+      );
+      await assert.rejects(
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: 2, name: "ORDERS", configEntries: [{ name: "retention.ms", value: "1000" }] }],
+        }),
+        /policy/i,
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    // A purge with a fractional sequence is refused, and Kafka still reads the topic.
+    const r = await nc.request("$JS.API.STREAM.PURGE.ORDERS", JSON.stringify({ seq: 2.5 }));
+    assert.match(r.json<{ error: { description: string } }>().error.description, /integer/);
+    const producerReads = await readKafka(kafka, "ORDERS", 1);
+    assert.equal(producerReads[0]!.offset, 0);
+    // An update and a create claiming the same new subjects, racing: exactly one wins.
+    await jsm.streams.add({ name: "RACE_A", subjects: ["race.a.>"] });
+    const results = await Promise.allSettled([
+      jsm.streams.update("RACE_A", { subjects: ["race.a.>", "race.x.>"] }),
+      jsm.streams.add({ name: "RACE_B", subjects: ["race.x.*"] }),
+    ]);
+    assert.equal(results.filter((x) => x.status === "fulfilled").length, 1, JSON.stringify(results));
+    nc.publish("race.x.1", "once");
+    await nc.flush();
+    const a = (await jsm.streams.info("RACE_A")).state.messages;
+    const b = await jsm.streams.info("RACE_B").then(
+      (i) => i.state.messages,
+      () => 0,
+    );
+    assert.equal(a + b, 1);
+    // An update racing a delete: the stream ends up deleted, not half there.
+    await Promise.allSettled([
+      jsm.streams.update("RACE_A", { subjects: ["race.a.>", "race.y.>"] }),
+      jsm.streams.delete("RACE_A"),
+    ]);
+    await assert.rejects(jsm.streams.info("RACE_A"), /stream not found/);
+    await jsm.streams.delete("RACE_B").catch(() => undefined);
+    // Without a window of its own, a short-lived stream keeps ids for its max_age.
+    const short = await jsm.streams.add({ name: "SHORT", subjects: ["short.>"], max_age: 1e9 });
+    assert.equal(short.config.duplicate_window, 1e9);
+    await jsm.streams.delete("SHORT");
+  });
+
   it("keeps acknowledged messages and the dedupe window across a SIGKILL", async () => {
     const js = jetstream(nc);
     const acked = await js.publish("orders.eu.9", "nine", { msgID: "m-9" });
-    assert.equal(acked.seq, 9);
+    assert.equal(acked.seq, 12);
     await nc.close();
     await server.kill();
     await server.start();
     await reconnect();
     const again = await jetstream(nc).publish("orders.eu.9", "nine, resent", { msgID: "m-9" });
-    assert.deepEqual([again.seq, again.duplicate], [9, true]);
+    assert.deepEqual([again.seq, again.duplicate], [12, true]);
     const m1 = await jetstream(nc).publish("orders.eu.1", "one, resent after restart", { msgID: "m-1" });
     assert.deepEqual([m1.seq, m1.duplicate], [1, true]);
     const info = await jsm.streams.info("ORDERS");
-    assert.deepEqual([info.state.messages, info.state.last_seq], [9, 9]);
-    const m = (await jsm.streams.getMessage("ORDERS", { seq: 9 }))!;
+    assert.deepEqual([info.state.messages, info.state.last_seq], [12, 12]);
+    const m = (await jsm.streams.getMessage("ORDERS", { seq: 12 }))!;
     assert.equal(m.string(), "nine");
   });
 
@@ -221,7 +288,7 @@ describe("JetStream streams on the log", { timeout: 120_000 }, () => {
     const purged = await jsm.streams.purge("ORDERS", { seq: 4 });
     assert.deepEqual([purged.success, purged.purged], [true, 3]);
     const info = await jsm.streams.info("ORDERS");
-    assert.deepEqual([info.state.messages, info.state.first_seq, info.state.last_seq], [6, 4, 9]);
+    assert.deepEqual([info.state.messages, info.state.first_seq, info.state.last_seq], [9, 4, 12]);
     // Not found (err_code 10037): the client answers null.
     assert.equal(await jsm.streams.getMessage("ORDERS", { seq: 2 }), null);
     assert.equal(await jsm.streams.delete("ORDERS"), true);

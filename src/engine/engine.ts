@@ -153,6 +153,14 @@ function topicUuid(): string {
   }
 }
 
+/** A stream's topic keeps the shape its stream gives it: one partition, limits from its config. */
+function streamTopicError(name: string): EngineError {
+  return new EngineError(
+    "POLICY_VIOLATION",
+    `topic ${name} holds stream ${name}: change it through JetStream's stream API (STREAM.UPDATE)`,
+  );
+}
+
 /** A stream as the engine stores it; src/streams owns the config's format and meaning. */
 export interface StreamDefinition {
   readonly name: string;
@@ -499,16 +507,31 @@ export class Engine extends EventEmitter {
     return def;
   }
 
-  /** Replaces a stream's config and its topic's configs (each durable when this resolves). */
-  async updateStream(
+  /**
+   * Replaces a stream's config and its topic's configs in one commit, in line with other
+   * config changes (alterTopicConfigs' queue). A stream deleted meanwhile stays deleted.
+   */
+  updateStream(name: string, config: string, topicConfigs: Readonly<Record<string, string>>): Promise<void> {
+    const run = this.configChanges.then(() => this.updateStreamNow(name, config, topicConfigs));
+    this.configChanges = run.catch(() => undefined);
+    return run;
+  }
+
+  private async updateStreamNow(
     name: string,
     config: string,
     topicConfigs: Readonly<Record<string, string>>,
   ): Promise<void> {
     const def = this.streamDefs.get(name);
-    if (!def) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `stream ${name} does not exist`);
-    await this.alterTopicConfigs(name, topicConfigs, { replace: true });
-    await this.submit([["updateStreamConfig", [config, name]]]);
+    const topic = this.topics.get(name);
+    if (!def || !topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `stream ${name} does not exist`);
+    const valid = validateTopicConfigs({ ...topicConfigs });
+    await this.submit([
+      ["updateTopicConfigs", [JSON.stringify(valid), topic.id]],
+      ["updateStreamConfig", [config, name]],
+    ]);
+    if (this.streamDefs.get(name) !== def) return;
+    this.applyTopicConfigs(topic, valid);
     this.streamDefs.set(name, { ...def, config });
     this.emit("streams-changed");
   }
@@ -539,6 +562,7 @@ export class Engine extends EventEmitter {
   async createPartitions(name: string, totalCount: number, validateOnly = false): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    if (this.streamDefs.has(name)) throw streamTopicError(name);
     const have = topic.partitions.length;
     if (totalCount <= have) {
       throw new EngineError(
@@ -613,10 +637,15 @@ export class Engine extends EventEmitter {
   ): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    if (this.streamDefs.has(name)) throw streamTopicError(name);
     const next = opts.replace ? { ...configs } : { ...topic.configs, ...configs };
     const valid = validateTopicConfigs(next);
     if (opts.validateOnly) return;
     await this.submit([["updateTopicConfigs", [JSON.stringify(valid), topic.id]]]);
+    this.applyTopicConfigs(topic, valid);
+  }
+
+  private applyTopicConfigs(topic: Topic, valid: Record<string, string>): void {
     const before = topic.effective;
     topic.configs = valid;
     topic.effective = effectiveConfig(valid);
@@ -891,6 +920,7 @@ export class Engine extends EventEmitter {
     if (!p)
       throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${topicName}-${partitionIndex}`);
     const target = offset === -1 ? p.highWatermark : offset;
+    assert(Number.isSafeInteger(target), `deleteRecords offset ${target} is not an integer`);
     if (target < 0 || target > p.highWatermark) {
       throw new EngineError(
         "OFFSET_OUT_OF_RANGE",

@@ -15,7 +15,9 @@ export const DUPLICATE_WINDOW_NS_DEFAULT = 120e9;
 /** Stream names: nats-server's rules within what a Kafka topic name allows (no '.'). */
 export const STREAM_NAME_LENGTH_MAX = 249;
 /** Subjects per stream: bounds the capture subscriptions one stream can add to the bus. */
-export const STREAM_SUBJECTS_MAX = 1024;
+export const STREAM_SUBJECTS_MAX = 256;
+/** nats-server's floor for max_age. */
+export const MAX_AGE_NS_MIN = 100e6;
 
 export interface StreamConfig {
   name: string;
@@ -87,8 +89,9 @@ export function normalizeStreamConfig(raw: unknown): StreamConfig {
     if (subjectsOverlap(s, "$JS.>") || subjectsOverlap(s, "_INBOX.>"))
       throw new StreamConfigError(INVALID, `subject '${s}' overlaps JetStream's API or reply inboxes`);
   }
-  const dup = (subjects as string[]).find((s, i) =>
-    (subjects as string[]).some((o, j) => j !== i && subjectsOverlap(s, o)),
+  const split = (subjects as string[]).map((s) => s.split("."));
+  const dup = (subjects as string[]).find((_, i) =>
+    split.some((o, j) => j !== i && tokensOverlap(split[i]!, o)),
   );
   if (dup) throw new StreamConfigError(INVALID, `subjects overlap within the stream ('${dup}')`);
   const refuse = (cond: boolean, why: string) => {
@@ -113,10 +116,32 @@ export function normalizeStreamConfig(raw: unknown): StreamConfig {
   refuse(r.sealed === true, "sealed streams are not offered");
   const replicas = num(r.num_replicas, 1);
   if (replicas > 1) throw new StreamConfigError(10074, "replicas > 1 not supported in non-clustered mode");
+  refuse(r.republish !== undefined && r.republish !== null, "republish is not offered");
+  refuse(
+    r.subject_transform !== undefined && r.subject_transform !== null,
+    "subject transforms are not offered",
+  );
+  refuse(num(r.first_seq, 0) > 1, "first_seq is not offered: sequences start at 1");
+  refuse(r.allow_rollup_hdrs === true, "rollups are not offered");
+  refuse(r.allow_direct === true || r.mirror_direct === true, "direct get is not offered");
+  refuse(
+    r.compression !== undefined && r.compression !== "none" && r.compression !== "",
+    "stream compression is not offered",
+  );
   const maxAge = num(r.max_age, 0);
   const maxBytes = num(r.max_bytes, -1);
-  const window = num(r.duplicate_window, 0) > 0 ? num(r.duplicate_window, 0) : DUPLICATE_WINDOW_NS_DEFAULT;
   refuse(maxAge < 0, "max_age must not be negative");
+  refuse(maxAge > 0 && maxAge < MAX_AGE_NS_MIN, "max age needs to be >= 100ms");
+  const asked = num(r.duplicate_window, 0);
+  refuse(asked < 0, "duplicates window must be zero or positive");
+  // As nats-server: without a window of its own, a stream keeps ids for 2 minutes or max_age,
+  // whichever is shorter.
+  const window =
+    asked > 0
+      ? asked
+      : maxAge > 0
+        ? Math.min(maxAge, DUPLICATE_WINDOW_NS_DEFAULT)
+        : DUPLICATE_WINDOW_NS_DEFAULT;
   refuse(maxAge > 0 && window > maxAge, "duplicates window can not be larger then max age");
   const maxMsgSize = num(r.max_msg_size, -1);
   const config: StreamConfig = {
@@ -162,8 +187,11 @@ export function topicConfigsOf(c: StreamConfig): Record<string, string> {
 
 /** Whether some subject matches both filters (wildcards allowed in each). */
 export function subjectsOverlap(a: string, b: string): boolean {
-  const x = a.split(".");
-  const y = b.split(".");
+  return tokensOverlap(a.split("."), b.split("."));
+}
+
+/** subjectsOverlap on subjects already split into tokens (checks run over many pairs). */
+export function tokensOverlap(x: readonly string[], y: readonly string[]): boolean {
   for (let i = 0; ; i++) {
     const s = x[i];
     const t = y[i];

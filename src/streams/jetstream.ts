@@ -31,6 +31,7 @@ import {
   type StreamConfig,
   StreamConfigError,
   subjectsOverlap,
+  tokensOverlap,
   topicConfigsOf,
 } from "./config.js";
 import { DedupeWindow, MSG_ID_BYTES_MAX } from "./dedupe.js";
@@ -42,6 +43,14 @@ export const STREAM_NAMES_PAGE_MAX = 1024;
 export const STREAM_LIST_PAGE_MAX = 256;
 /** Bytes read per step when rebuilding a dedupe window from the log. */
 const RECOVERY_READ_BYTES = 4 * 1024 * 1024;
+/** How long a stream's byte count is reused by INFO answers, and how many are kept. */
+const STREAM_SIZE_CACHE_MS = 1000;
+const STREAM_SIZE_CACHE_ENTRIES_MAX = 10_000;
+/** STREAM.LIST pages stop growing past this many bytes of JSON (at least one stream per page). */
+export const STREAM_LIST_PAGE_BYTES_MAX = 1024 * 1024;
+/** Subjects captured by all streams together: bounds the overlap check of a create or update. */
+export const STREAM_SUBJECTS_TOTAL_MAX = 65_536;
+const CONTROL_ATTRIBUTE = 0x20;
 const EMPTY = Buffer.alloc(0);
 
 interface ApiError {
@@ -106,6 +115,13 @@ export class JetStream {
   private readonly api: Subscriber;
   private apiTotal = 0;
   private apiErrors = 0;
+  /**
+   * Stream changes (create, update, delete, purge) run one at a time, each checking against what
+   * the ones before it left: two racing requests can then never both claim a subject.
+   */
+  private changes: Promise<unknown> = Promise.resolve();
+  /** STREAM.INFO's byte count per stream, cached briefly: it is a scan of the stream's index. */
+  private readonly sizeCache = new Map<string, { atMs: number; bytes: number }>();
 
   constructor(private readonly engine: Engine) {
     this.api = {
@@ -150,7 +166,14 @@ export class JetStream {
         cap.dedupe.setWindow(Math.max(1, cap.config.duplicate_window / 1e6));
       } else continue;
       for (const s of cap.subs) this.engine.bus.unsubscribe(s);
-      cap.subs = cap.config.subjects.map((subject) => this.engine.bus.subscribe(cap, def.name, subject));
+      cap.subs = [];
+      try {
+        for (const subject of cap.config.subjects)
+          cap.subs.push(this.engine.bus.subscribe(cap, def.name, subject));
+      } catch (err) {
+        // The bus is full: the stream captures only what it could subscribe; say so.
+        this.engine.logger?.error({ err, stream: def.name }, "stream capture incomplete");
+      }
     }
   }
 
@@ -159,8 +182,10 @@ export class JetStream {
     const topic = cap.def.topic;
     const p = this.engine.partition(topic, 0);
     if (!p) return;
-    const since = Date.now() - cap.config.duplicate_window / 1e6;
-    const start = this.engine.listOffset(topic, 0, Math.max(0, Math.floor(since)), "read_uncommitted");
+    const nowMs = Date.now();
+    const since = nowMs - cap.config.duplicate_window / 1e6;
+    let stamp = 0;
+    const start = this.engine.listOffset(topic, 0, Math.max(0, Math.floor(since)), "read_committed");
     if (start.error !== "NONE" || start.offset < 0) return;
     const end = p.highWatermark;
     let offset = start.offset;
@@ -168,24 +193,46 @@ export class JetStream {
       const { results, release } = await this.engine.fetchMany(
         [{ topic, partition: 0, offset, maxBytes: RECOVERY_READ_BYTES }],
         RECOVERY_READ_BYTES,
-        "read_uncommitted",
+        "read_committed",
       );
       const r = results[0]!;
       let next = offset;
       try {
         for (const batch of r.batches) {
-          for (const rec of decodeRecords(batch) ?? []) {
-            next = Math.max(next, rec.offset + 1);
+          next = Math.max(next, Number(batch.readBigInt64BE(0)) + batch.readInt32BE(23) + 1);
+          if (batch.readInt16BE(21) & CONTROL_ATTRIBUTE) continue;
+          let records: ReturnType<typeof decodeRecords>;
+          try {
+            records = decodeRecords(batch);
+          } catch (err) {
+            // A Kafka client may have written a batch we cannot read; its ids are lost to dedupe.
+            this.engine.logger?.warn(
+              { err, stream: cap.def.name },
+              "dedupe recovery skipped an unreadable batch",
+            );
+            continue;
+          }
+          for (const rec of records ?? []) {
             if (rec.offset < offset || rec.timestampMs < since) continue;
             const id = rec.headers.find((h) => h.key === "Nats-Msg-Id")?.value;
-            if (id) cap.dedupe.remember(id.toString("utf8"), rec.offset + 1, rec.timestampMs);
+            if (!id || id.length === 0) continue;
+            // Times kept in log order and never in the future, so expiry (oldest first) is
+            // never held up by a record stamped ahead (a Kafka producer's clock).
+            stamp = Math.max(stamp, Math.min(rec.timestampMs, nowMs));
+            cap.dedupe.remember(id.toString("utf8"), rec.offset + 1, stamp);
           }
-          next = Math.max(next, Number(batch.readBigInt64BE(0)) + batch.readInt32BE(23) + 1);
         }
       } finally {
         release();
       }
-      if (r.error !== "NONE" || next <= offset) break;
+      if (r.error !== "NONE" || next <= offset) {
+        if (next < end)
+          this.engine.logger?.warn(
+            { stream: cap.def.name, at: next, end, error: r.error },
+            "dedupe recovery stopped early",
+          );
+        break;
+      }
       offset = next;
     }
   }
@@ -208,13 +255,14 @@ export class JetStream {
     const decoded = headers && headers.length > 0 ? decodeHeaders(headers) : null;
     const entries = decoded?.entries ?? [];
     const header = (k: string) => entries.find(([name]) => name === k)?.[1];
-    const msgId = header("Nats-Msg-Id");
-    const p = this.engine.partition(cap.def.topic, 0);
-    const problem = publishProblem(cap, header, payload.length, p?.nextOffset);
-    if (problem) {
-      ackError(...problem);
+    // An empty id is no id (nats-server dedupes non-empty ids only).
+    const msgId = header("Nats-Msg-Id") || undefined;
+    if (msgId !== undefined && Buffer.byteLength(msgId) > MSG_ID_BYTES_MAX) {
+      ackError(400, 10052, `Nats-Msg-Id longer than ${MSG_ID_BYTES_MAX} bytes`);
       return;
     }
+    // The id is looked up before the other checks, as nats-server does: a retry of a publish
+    // that was stored is a duplicate, whatever its expectations say now.
     if (msgId !== undefined) {
       const prior = cap.dedupe.lookup(msgId, nowMs);
       if (prior !== undefined) {
@@ -228,6 +276,12 @@ export class JetStream {
         );
         return;
       }
+    }
+    const p = this.engine.partition(cap.def.topic, 0);
+    const problem = publishProblem(cap, header, payload.length, p?.nextOffset);
+    if (problem) {
+      ackError(...problem);
+      return;
     }
     const kafkaHeaders: RecordHeader[] = entries.map(([key, value]) => ({
       key,
@@ -299,11 +353,11 @@ export class JetStream {
       if (b === "NAMES") return this.streamNames(body);
       if (b === "LIST") return this.streamList(body);
       if (c === undefined || (d !== undefined && b !== "MSG")) fail(400, 10003, "bad request");
-      if (b === "CREATE") return this.createStream(c!, body);
-      if (b === "UPDATE") return this.updateStream(c!, body);
+      if (b === "CREATE") return this.serially(() => this.createStream(c!, body));
+      if (b === "UPDATE") return this.serially(() => this.updateStream(c!, body));
       if (b === "INFO") return this.streamInfo(c!);
-      if (b === "DELETE") return this.deleteStream(c!);
-      if (b === "PURGE") return this.purgeStream(c!, body);
+      if (b === "DELETE") return this.serially(() => this.deleteStream(c!));
+      if (b === "PURGE") return this.serially(() => this.purgeStream(c!, body));
       if (b === "MSG" && c === "GET" && d !== undefined) return this.getMessage(d, body);
     }
     if (a === "CONSUMER")
@@ -315,13 +369,16 @@ export class JetStream {
     return fail(400, 10003, `unknown JetStream API request '${op}'`);
   }
 
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(change);
+    this.changes = run.catch(() => undefined);
+    return run;
+  }
+
   private accountInfo(): object {
     const defs = this.engine.streamDefinitions();
     let storage = 0;
-    for (const d of defs) {
-      const p = this.engine.partition(d.topic, 0);
-      if (p) storage += this.engine.partitionSizeBytes(p);
-    }
+    for (const d of defs) storage += this.streamBytes(d);
     return {
       memory: 0,
       storage,
@@ -369,12 +426,24 @@ export class JetStream {
     return this.info(this.engine.streamDefinition(name) ?? streamNotFound());
   }
 
+  /**
+   * No subject may be captured by two streams (it would be stored twice). All pairs are
+   * compared, on subjects split once; STREAM_SUBJECTS_MAX and STREAM_SUBJECTS_TOTAL_MAX bound
+   * the work one request can cause.
+   */
   private checkOverlap(config: StreamConfig, self: string): void {
-    for (const other of this.engine.streamDefinitions()) {
-      if (other.name === self) continue;
-      const theirs = (JSON.parse(other.config) as StreamConfig).subjects;
-      if (config.subjects.some((s) => theirs.some((t) => subjectsOverlap(s, t))))
-        fail(400, 10065, "subjects overlap with an existing stream");
+    const mine = config.subjects.map((s) => s.split("."));
+    let total = mine.length;
+    for (const cap of this.captures.values()) {
+      if (cap.def.name === self) continue;
+      total += cap.config.subjects.length;
+      if (total > STREAM_SUBJECTS_TOTAL_MAX)
+        fail(400, 10052, `streams capture more than ${STREAM_SUBJECTS_TOTAL_MAX} subjects in all`);
+      for (const theirs of cap.config.subjects) {
+        const t = theirs.split(".");
+        if (mine.some((m) => tokensOverlap(m, t)))
+          fail(400, 10065, "subjects overlap with an existing stream");
+      }
     }
   }
 
@@ -398,18 +467,27 @@ export class JetStream {
     const p = this.engine.partition(def.topic, 0) ?? streamNotFound();
     const before = p.logStartOffset;
     // Purging up to (not including) seq N moves the log start to offset N-1.
-    const to = typeof req.seq === "number" && req.seq > 0 ? Math.min(req.seq - 1, p.highWatermark) : -1;
+    if (req.seq !== undefined && (!Number.isSafeInteger(req.seq) || (req.seq as number) < 0))
+      fail(400, 10003, "bad request: seq must be a non-negative integer");
+    const seq = (req.seq as number | undefined) ?? 0;
+    const to = seq > 0 ? Math.min(seq - 1, p.highWatermark) : -1;
     await this.engine.deleteRecords(def.topic, 0, to).catch(engineFailure);
     return { success: true, purged: Math.max(0, p.logStartOffset - before) };
   }
 
   private getMessage(name: string, body: unknown): object {
     const def = this.engine.streamDefinition(name) ?? streamNotFound();
-    const req = (body ?? {}) as { seq?: unknown; last_by_subj?: unknown };
+    const req = (body ?? {}) as { seq?: unknown; last_by_subj?: unknown; next_by_subj?: unknown };
+    if (req.last_by_subj !== undefined || req.next_by_subj !== undefined)
+      fail(400, 10052, "message lookups by subject are not offered yet: get by seq");
     if (typeof req.seq !== "number" || !Number.isSafeInteger(req.seq) || req.seq < 1)
-      fail(400, 10003, "bad request: a seq is required (last_by_subj is not offered yet)");
+      fail(400, 10003, "bad request: a seq is required");
     const offset = (req.seq as number) - 1;
+    // Committed data only: nothing past the last stable offset, no transaction markers.
+    const p = this.engine.partition(def.topic, 0);
+    if (!p || offset >= p.lastStableOffset) fail(404, 10037, "no message found");
     for (const batch of this.engine.readBatchesNow(def.topic, 0, offset, 1)) {
+      if (batch.readInt16BE(21) & CONTROL_ATTRIBUTE) continue;
       const rec = decodeRecords(batch)?.find((r) => r.offset === offset);
       if (!rec) continue;
       const hdrs = rec.headers.filter((h) => h.value !== null);
@@ -449,13 +527,26 @@ export class JetStream {
     const req = (body ?? {}) as { offset?: unknown };
     const defs = this.engine.streamDefinitions().sort((x, y) => x.name.localeCompare(y.name));
     const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
-    const page = defs.slice(offset, offset + STREAM_LIST_PAGE_MAX);
-    return {
-      total: defs.length,
-      offset,
-      limit: STREAM_LIST_PAGE_MAX,
-      streams: page.map((d) => this.info(d)),
-    };
+    const streams: object[] = [];
+    let bytes = 0;
+    for (const d of defs.slice(offset, offset + STREAM_LIST_PAGE_MAX)) {
+      const info = this.info(d);
+      bytes += JSON.stringify(info).length;
+      if (streams.length > 0 && bytes > STREAM_LIST_PAGE_BYTES_MAX) break;
+      streams.push(info);
+    }
+    return { total: defs.length, offset, limit: streams.length, streams };
+  }
+
+  private streamBytes(def: StreamDefinition): number {
+    const now = Date.now();
+    const hit = this.sizeCache.get(def.name);
+    if (hit && now - hit.atMs < STREAM_SIZE_CACHE_MS) return hit.bytes;
+    const p = this.engine.partition(def.topic, 0);
+    const bytes = p ? this.engine.partitionSizeBytes(p) : 0;
+    if (this.sizeCache.size > STREAM_SIZE_CACHE_ENTRIES_MAX) this.sizeCache.clear();
+    this.sizeCache.set(def.name, { atMs: now, bytes });
+    return bytes;
   }
 
   /** A StreamInfo: config, creation time and state (sequences are offsets + 1). */
@@ -470,7 +561,7 @@ export class JetStream {
       ts: new Date().toISOString(),
       state: {
         messages: last - first,
-        bytes: p ? this.engine.partitionSizeBytes(p) : 0,
+        bytes: this.streamBytes(def),
         first_seq: last === 0 ? 0 : first + 1,
         first_ts: zero,
         last_seq: last,
@@ -500,9 +591,7 @@ function publishProblem(
     if (header(unsupported) !== undefined) return [400, 10052, `${unsupported} is not offered yet`];
   if (cap.config.max_msg_size > 0 && payloadBytes > cap.config.max_msg_size)
     return [400, 10054, "message size exceeds maximum allowed"];
-  const msgId = header("Nats-Msg-Id");
-  if (msgId !== undefined && Buffer.byteLength(msgId) > MSG_ID_BYTES_MAX)
-    return [400, 10052, `Nats-Msg-Id longer than ${MSG_ID_BYTES_MAX} bytes`];
+  if (header("Nats-Rollup") !== undefined) return [400, 10052, "rollups are not offered"];
   return null;
 }
 
