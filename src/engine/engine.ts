@@ -161,6 +161,18 @@ function streamTopicError(name: string): EngineError {
   );
 }
 
+/** A durable stream consumer as stored: its config (src/streams' format) and acks. */
+export interface ConsumerDefinition {
+  readonly stream: string;
+  readonly name: string;
+  readonly config: string;
+  readonly createdMs: number;
+  /** Every stream sequence <= this is acknowledged. */
+  readonly ackFloor: number;
+  /** Sequences above the floor acknowledged out of order, ascending. */
+  readonly acked: readonly number[];
+}
+
 /** A stream as the engine stores it; src/streams owns the config's format and meaning. */
 export interface StreamDefinition {
   readonly name: string;
@@ -190,6 +202,7 @@ export class Engine extends EventEmitter {
   readonly jetstream: JetStream;
   private readonly topics = new Map<string, Topic>();
   private readonly streamDefs = new Map<string, StreamDefinition>();
+  private consumerDefs: ConsumerDefinition[] = [];
   /** The same topics by their uuid (Kafka's topic id, KIP-516): clients may name a topic by it. */
   private readonly topicsByUuid = new Map<string, Topic>();
   private readonly partitionsById = new Map<number, Partition>();
@@ -275,6 +288,7 @@ export class Engine extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.jetstream.close();
     this.retention.stop();
     this.txn.close();
     this.groups.close();
@@ -339,6 +353,32 @@ export class Engine extends EventEmitter {
       .all() as [string, string, string, number][];
     for (const [name, topic, config, createdMs] of streams)
       this.streamDefs.set(name, { name, topic, config, createdMs });
+    const acks = new Map<string, number[]>();
+    for (const [stream, name, seq] of db
+      .prepare("SELECT stream, name, seq FROM consumer_acks ORDER BY stream, name, seq")
+      .raw(true)
+      .all() as [string, string, number][]) {
+      const key = `${stream}\u0000${name}`;
+      let list = acks.get(key);
+      if (!list) acks.set(key, (list = []));
+      list.push(seq);
+    }
+    this.consumerDefs = (
+      db.prepare("SELECT stream, name, config, created_ms, ack_floor FROM consumers").raw(true).all() as [
+        string,
+        string,
+        string,
+        number,
+        number,
+      ][]
+    ).map(([stream, name, config, createdMs, ackFloor]) => ({
+      stream,
+      name,
+      config,
+      createdMs,
+      ackFloor,
+      acked: acks.get(`${stream}\u0000${name}`) ?? [],
+    }));
     this.emit("streams-changed");
   }
 
@@ -536,6 +576,40 @@ export class Engine extends EventEmitter {
     this.emit("streams-changed");
   }
 
+  /** Durable consumers as stored at the last load (start-up or recovery), with their acks. */
+  consumerDefinitions(): ConsumerDefinition[] {
+    return [...this.consumerDefs];
+  }
+
+  /** Stores a new durable consumer of `stream` (src/streams owns `config`). */
+  createConsumer(stream: string, name: string, config: string, ackFloor: number): Promise<void> {
+    if (!this.streamDefs.has(stream))
+      return Promise.reject(new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `stream ${stream} does not exist`));
+    return this.submit([["insertConsumer", [stream, name, config, this.clock.nowMs(), ackFloor]]]);
+  }
+
+  deleteConsumer(stream: string, name: string): Promise<void> {
+    return this.submit([["deleteConsumer", [stream, name]]]);
+  }
+
+  /**
+   * Makes a consumer's acknowledgements durable: sequences acked above the floor, and the floor
+   * when it moved (which drops the acks at or below it). Resolves once committed.
+   */
+  recordConsumerAcks(
+    stream: string,
+    name: string,
+    acked: readonly number[],
+    floor: number | null,
+  ): Promise<void> {
+    const ops: WriteOp[] = acked.map((seq) => ["insertConsumerAck", [stream, name, seq]] as WriteOp);
+    if (floor !== null) {
+      ops.push(["setConsumerAckFloor", [floor, stream, name]]);
+      ops.push(["deleteConsumerAcksTo", [stream, name, floor]]);
+    }
+    return this.submit(ops);
+  }
+
   /** Deletes a stream and its topic (deleting the topic through Kafka does the same). */
   deleteStream(name: string): Promise<void> {
     if (!this.streamDefs.has(name))
@@ -606,7 +680,11 @@ export class Engine extends EventEmitter {
       ops.push(["deletePartitionProducerState", [p.id]]);
       ops.push(["deletePartitionAbortedTxns", [p.id]]);
     }
-    if (wasStream) this.emit("streams-changed");
+    if (wasStream) {
+      // Its consumers go with it (ON DELETE CASCADE); a stream made later under the name starts bare.
+      this.consumerDefs = this.consumerDefs.filter((c) => c.stream !== name);
+      this.emit("streams-changed");
+    }
     await this.submit(ops);
     this.offsets.removeTopic(name);
     this.retention.reclaimSoon();

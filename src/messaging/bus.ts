@@ -111,6 +111,11 @@ export class MessageBus {
     headers: Uint8Array | undefined,
     payload: Uint8Array,
     origin?: Subscriber,
+    /**
+     * The subject the receivers see, when it is not the one routed on: JetStream delivers a
+     * stream message to a client's inbox under the message's own subject, as nats-server does.
+     */
+    shownAs: string = subject,
   ): number {
     this.published++;
     const m = this.index.match(subject);
@@ -118,13 +123,13 @@ export class MessageBus {
     let n = 0;
     for (const sub of m.plain) {
       if (sub.closed || sub.owner === noEcho) continue;
-      this.deliverTo(sub, subject, reply, headers, payload);
+      this.deliverTo(sub, shownAs, reply, headers, payload);
       n++;
     }
     for (const group of m.queues) {
       const sub = this.pick(group, noEcho);
       if (!sub) continue;
-      this.deliverTo(sub, subject, reply, headers, payload);
+      this.deliverTo(sub, shownAs, reply, headers, payload);
       n++;
     }
     this.delivered += n;

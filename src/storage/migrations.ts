@@ -29,6 +29,12 @@
  *   streams         a JetStream-style stream: its topic (whose partition 0 holds its messages)
  *                   and its configuration (JSON, owned by src/streams). Deleting the topic
  *                   deletes the stream (ON DELETE CASCADE), so the two never disagree.
+ *
+ * Layout (version 4, stream consumers):
+ *   consumers       a durable JetStream consumer of a stream: its config (JSON, owned by
+ *                   src/streams) and its ack floor (every stream sequence <= it is acknowledged).
+ *   consumer_acks   sequences above the floor acknowledged out of order. Both cascade from the
+ *                   stream, so deleting a stream or its topic deletes its consumers.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -131,6 +137,23 @@ export const MIGRATIONS: readonly string[] = [
     topic_id INTEGER NOT NULL UNIQUE REFERENCES topics (id) ON DELETE CASCADE,
     config TEXT NOT NULL,
     created_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  `
+  CREATE TABLE consumers (
+    stream TEXT NOT NULL REFERENCES streams (name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    ack_floor INTEGER NOT NULL,
+    PRIMARY KEY (stream, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE consumer_acks (
+    stream TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (stream, name, seq),
+    FOREIGN KEY (stream, name) REFERENCES consumers (stream, name) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
 ];

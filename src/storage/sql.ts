@@ -66,6 +66,12 @@ export const WRITE_SQL = {
   deletePartitionAbortedTxns: "DELETE FROM aborted_txns WHERE partition_id = ?",
   insertStream: "INSERT INTO streams (name, topic_id, config, created_ms) VALUES (?, ?, ?, ?)",
   updateStreamConfig: "UPDATE streams SET config = ? WHERE name = ?",
+  insertConsumer:
+    "INSERT INTO consumers (stream, name, config, created_ms, ack_floor) VALUES (?, ?, ?, ?, ?)",
+  deleteConsumer: "DELETE FROM consumers WHERE stream = ? AND name = ?",
+  insertConsumerAck: "INSERT OR IGNORE INTO consumer_acks (stream, name, seq) VALUES (?, ?, ?)",
+  setConsumerAckFloor: "UPDATE consumers SET ack_floor = ? WHERE stream = ? AND name = ?",
+  deleteConsumerAcksTo: "DELETE FROM consumer_acks WHERE stream = ? AND name = ? AND seq <= ?",
 } as const;
 
 export type WriteSqlName = keyof typeof WRITE_SQL;

@@ -11,8 +11,9 @@
  *
  * This lives beside the engine, over its public API (topics, append, reads, stream
  * definitions) and its bus; it knows the JetStream API's JSON but no socket protocol, so any
- * adapter that publishes on the bus reaches it. Consumers (pull/push, acks) are not here yet:
- * `$JS.API.CONSUMER.*` requests are answered with an error saying so.
+ * adapter that publishes on the bus reaches it. Pull consumers (consumer.ts) deliver stream
+ * messages with ack subjects and keep their acknowledgements in the database; push consumers
+ * are not offered yet.
  *
  * Invariants:
  * 1. A PubAck (with a sequence) is sent only after the append holding the message is durable.
@@ -24,7 +25,7 @@
 import type { Engine, StreamDefinition } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
 import { decodeRecords, encodeBatch, type RecordHeader } from "../log/records.js";
-import { decodeHeaders } from "../messaging/headers.js";
+import { decodeHeaders, encodeHeaders } from "../messaging/headers.js";
 import type { Subscriber, Subscription } from "../messaging/types.js";
 import {
   normalizeStreamConfig,
@@ -34,6 +35,13 @@ import {
   tokensOverlap,
   topicConfigsOf,
 } from "./config.js";
+import {
+  type ConsumerConfig,
+  ConsumerConfigError,
+  type ConsumerHost,
+  normalizeConsumerConfig,
+  PullConsumer,
+} from "./consumer.js";
 import { DedupeWindow, MSG_ID_BYTES_MAX } from "./dedupe.js";
 
 const API = "$JS.API.";
@@ -51,6 +59,11 @@ export const STREAM_LIST_PAGE_BYTES_MAX = 1024 * 1024;
 /** Subjects captured by all streams together: bounds the overlap check of a create or update. */
 export const STREAM_SUBJECTS_TOTAL_MAX = 65_536;
 const CONTROL_ATTRIBUTE = 0x20;
+/** How often consumers expire pull requests, send heartbeats and find overdue acks. */
+const CONSUMER_TICK_MS = 100;
+/** Consumers per stream, and per CONSUMER.NAMES / LIST page. */
+export const CONSUMERS_PER_STREAM_MAX = 10_000;
+export const CONSUMER_PAGE_MAX = 256;
 const EMPTY = Buffer.alloc(0);
 
 interface ApiError {
@@ -79,6 +92,7 @@ class Capture implements Subscriber {
   readonly dedupe: DedupeWindow;
   /** False until the dedupe window is rebuilt from the log; messages wait in `ready`. */
   recovered = false;
+  readonly consumers = new Map<string, PullConsumer>();
   ready: Promise<void> = Promise.resolve();
 
   constructor(
@@ -113,6 +127,8 @@ class Capture implements Subscriber {
 export class JetStream {
   private readonly captures = new Map<string, Capture>();
   private readonly api: Subscriber;
+  private readonly acks: Subscriber;
+  private readonly timer: NodeJS.Timeout;
   private apiTotal = 0;
   private apiErrors = 0;
   /**
@@ -130,6 +146,15 @@ export class JetStream {
       expired: () => {},
     };
     engine.bus.subscribe(this.api, "$JS.API", `${API}>`);
+    this.acks = {
+      echo: true,
+      deliver: (_sub, subject, reply, _headers, payload) =>
+        this.onAck(subject, reply, Buffer.from(payload).toString("utf8")),
+      expired: () => {},
+    };
+    engine.bus.subscribe(this.acks, "$JS.ACK", "$JS.ACK.>");
+    this.timer = setInterval(() => this.tick(), CONSUMER_TICK_MS);
+    this.timer.unref();
     engine.on("streams-changed", () => this.sync());
     this.sync();
   }
@@ -142,6 +167,7 @@ export class JetStream {
     for (const [name, cap] of this.captures) {
       if (defs.get(name)?.createdMs !== cap.def.createdMs) {
         for (const s of cap.subs) this.engine.bus.unsubscribe(s);
+        for (const c of cap.consumers.values()) c.close();
         this.captures.delete(name);
       }
     }
@@ -150,6 +176,14 @@ export class JetStream {
       if (!cap) {
         cap = new Capture(this, def);
         this.captures.set(def.name, cap);
+        for (const cd of this.engine.consumerDefinitions()) {
+          if (cd.stream !== def.name) continue;
+          const config = JSON.parse(cd.config) as ConsumerConfig;
+          cap.consumers.set(
+            cd.name,
+            new PullConsumer(this.consumerHost(def), config, cd.createdMs, true, cd.ackFloor, cd.acked),
+          );
+        }
         const c = cap;
         cap.ready = this.recover(c).then(
           () => {
@@ -309,6 +343,7 @@ export class JetStream {
       (seq) => {
         if (msgId !== undefined) cap.dedupe.settle(msgId, pending, seq);
         ack({ stream: name, seq });
+        for (const c of cap.consumers.values()) c.poke();
       },
       (err) => {
         if (msgId !== undefined) cap.dedupe.forget(msgId, pending);
@@ -327,6 +362,10 @@ export class JetStream {
     if (reply === undefined) return;
     this.apiTotal++;
     const op = subject.slice(API.length);
+    if (op.startsWith("CONSUMER.MSG.NEXT.")) {
+      this.pullNext(op.split("."), reply, payload);
+      return;
+    }
     const kind = apiKind(op);
     this.handle(op, payload).then(
       (body) => this.reply(reply, { type: `${TYPE}${kind}_response`, ...body }),
@@ -360,13 +399,192 @@ export class JetStream {
       if (b === "PURGE") return this.serially(() => this.purgeStream(c!, body));
       if (b === "MSG" && c === "GET" && d !== undefined) return this.getMessage(d, body);
     }
-    if (a === "CONSUMER")
-      fail(
-        501,
-        10000,
-        "JetStream consumers are not offered by OnceDB yet: read streams with Kafka consumers",
-      );
+    if (a === "CONSUMER") return this.consumerApi(op.split(".").slice(1), body);
     return fail(400, 10003, `unknown JetStream API request '${op}'`);
+  }
+
+  // ------------------------------------------------------------------ consumers
+
+  private consumerHost(def: StreamDefinition): ConsumerHost {
+    return { engine: this.engine, stream: def.name, topic: def.topic };
+  }
+
+  private capture(stream: string | undefined): Capture {
+    return (stream !== undefined ? this.captures.get(stream) : undefined) ?? streamNotFound();
+  }
+
+  private consumerApi(t: string[], body: unknown): Promise<object> | object {
+    const [verb, stream, name, filter] = t;
+    switch (verb) {
+      case "CREATE":
+        return this.serially(() => this.createConsumer(stream, name, filter, body));
+      case "DURABLE":
+        if (stream !== "CREATE") break;
+        return this.serially(() => this.createConsumer(name, filter, undefined, body, true));
+      case "INFO":
+        return this.consumerOf(stream, name).info();
+      case "DELETE":
+        return this.serially(() => this.deleteConsumer(stream, name));
+      case "NAMES":
+      case "LIST": {
+        const cap = this.capture(stream);
+        const all = [...cap.consumers.values()].sort((x, y) => x.name.localeCompare(y.name));
+        const req = (body ?? {}) as { offset?: unknown };
+        const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+        const page = all.slice(offset, offset + CONSUMER_PAGE_MAX);
+        return {
+          total: all.length,
+          offset,
+          limit: CONSUMER_PAGE_MAX,
+          consumers: verb === "NAMES" ? page.map((c) => c.name) : page.map((c) => c.info()),
+        };
+      }
+    }
+    return fail(400, 10003, `unknown JetStream API request 'CONSUMER.${t.join(".")}'`);
+  }
+
+  private consumerOf(stream: string | undefined, name: string | undefined): PullConsumer {
+    const cap = this.capture(stream);
+    return (
+      (name !== undefined ? cap.consumers.get(name) : undefined) ?? fail(404, 10014, "consumer not found")
+    );
+  }
+
+  private async createConsumer(
+    stream: string | undefined,
+    name: string | undefined,
+    filter: string | undefined,
+    body: unknown,
+    durableApi = false,
+  ): Promise<object> {
+    const cap = this.capture(stream);
+    const req = (body ?? {}) as { stream_name?: unknown; config?: unknown; action?: unknown };
+    if (req.stream_name !== undefined && req.stream_name !== stream)
+      fail(400, 10003, "stream name in subject does not match request");
+    let config: ConsumerConfig;
+    try {
+      const raw = { ...((req.config ?? {}) as object) } as Record<string, unknown>;
+      if (durableApi && raw.durable_name === undefined) raw.durable_name = name;
+      if (filter !== undefined && raw.filter_subject === undefined && raw.filter_subjects === undefined)
+        raw.filter_subject = filter;
+      config = normalizeConsumerConfig(raw, name);
+    } catch (err) {
+      if (err instanceof ConsumerConfigError) fail(400, err.errCode, err.message);
+      throw err;
+    }
+    const existing = cap.consumers.get(config.name);
+    if (existing) {
+      if (req.action === "create" && JSON.stringify(existing.config) !== JSON.stringify(config))
+        fail(400, 10148, "consumer already exists");
+      if (JSON.stringify(existing.config) !== JSON.stringify(config))
+        fail(400, 10012, "consumer configuration update is not offered: delete it and create it again");
+      return existing.info();
+    }
+    if (req.action === "update") fail(404, 10149, "consumer does not exist");
+    if (cap.consumers.size >= CONSUMERS_PER_STREAM_MAX)
+      fail(400, 10026, `maximum consumers limit reached (${CONSUMERS_PER_STREAM_MAX})`);
+    const floor = this.startFloor(cap, config);
+    const durable = config.durable_name !== undefined;
+    const createdMs = Date.now();
+    if (durable) {
+      await this.engine
+        .createConsumer(cap.def.name, config.name, JSON.stringify(config), floor)
+        .catch(engineFailure);
+      if (this.captures.get(cap.def.name) !== cap) streamNotFound();
+    }
+    const c = new PullConsumer(this.consumerHost(cap.def), config, createdMs, durable, floor, []);
+    cap.consumers.set(config.name, c);
+    return c.info();
+  }
+
+  /** The ack floor a new consumer starts from, by its deliver policy. */
+  private startFloor(cap: Capture, config: ConsumerConfig): number {
+    const p = this.engine.partition(cap.def.topic, 0) ?? streamNotFound();
+    switch (config.deliver_policy) {
+      case "all":
+        return p.logStartOffset;
+      case "new":
+        return p.lastStableOffset;
+      case "last":
+        return Math.max(p.logStartOffset, p.lastStableOffset - 1);
+      case "by_start_sequence":
+        return Math.max(p.logStartOffset, (config.opt_start_seq ?? 1) - 1);
+      case "by_start_time": {
+        const at = this.engine.listOffset(
+          cap.def.topic,
+          0,
+          Date.parse(config.opt_start_time!),
+          "read_committed",
+        );
+        return at.offset >= 0 ? at.offset : p.lastStableOffset;
+      }
+    }
+  }
+
+  private async deleteConsumer(stream: string | undefined, name: string | undefined): Promise<object> {
+    const cap = this.capture(stream);
+    const c = this.consumerOf(stream, name);
+    cap.consumers.delete(c.name);
+    c.close();
+    if (c.durable) await this.engine.deleteConsumer(cap.def.name, c.name).catch(engineFailure);
+    return { success: true };
+  }
+
+  private pullNext(t: string[], reply: string, payload: Buffer): void {
+    // CONSUMER.MSG.NEXT.<stream>.<consumer>: answered with messages or a status, not a response.
+    const c = this.captures.get(t[3] ?? "")?.consumers.get(t[4] ?? "");
+    if (!c || t.length !== 5) {
+      const headers = encodeHeaders({
+        status: 404,
+        description: c ? "Bad Request" : "Consumer Not Found",
+        entries: [],
+      });
+      this.engine.bus.publish(reply, undefined, headers, Buffer.alloc(0));
+      return;
+    }
+    let body: unknown;
+    const text = payload.toString("utf8").trim();
+    try {
+      body = text.length === 0 ? 1 : JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    c.pull(reply, body);
+  }
+
+  /** `$JS.ACK.<stream>.<consumer>.<deliveries>.<stream seq>.<consumer seq>.<ts>.<pending>`. */
+  private onAck(subject: string, reply: string | undefined, body: string): void {
+    const t = subject.split(".");
+    const confirm =
+      reply === undefined
+        ? undefined
+        : () => this.engine.bus.publish(reply, undefined, undefined, Buffer.alloc(0));
+    const c = t.length === 9 ? this.captures.get(t[2]!)?.consumers.get(t[3]!) : undefined;
+    const seq = Number(t[5]);
+    if (!c || !Number.isSafeInteger(seq) || seq < 1) {
+      confirm?.();
+      return;
+    }
+    c.ack(seq, body, confirm);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const cap of this.captures.values()) {
+      for (const c of cap.consumers.values()) {
+        c.tick(now);
+        const idleNs = c.config.inactive_threshold;
+        if (!c.durable && idleNs && c.waitingCount === 0 && now - c.lastActiveMs > idleNs / 1e6) {
+          cap.consumers.delete(c.name);
+          c.close();
+        }
+      }
+    }
+  }
+
+  /** Stops the timer (the engine is closing). */
+  close(): void {
+    clearInterval(this.timer);
   }
 
   private serially<T>(change: () => Promise<T>): Promise<T> {
@@ -383,7 +601,7 @@ export class JetStream {
       memory: 0,
       storage,
       streams: defs.length,
-      consumers: 0,
+      consumers: [...this.captures.values()].reduce((n, c) => n + c.consumers.size, 0),
       limits: {
         max_memory: -1,
         max_storage: -1,
@@ -566,7 +784,7 @@ export class JetStream {
         first_ts: zero,
         last_seq: last,
         last_ts: zero,
-        consumer_count: 0,
+        consumer_count: this.captures.get(def.name)?.consumers.size ?? 0,
       },
     };
   }
