@@ -32,8 +32,8 @@ export const MAX_ACK_PENDING_DEFAULT = 1000;
 export const MAX_WAITING_DEFAULT = 512;
 /** Messages one pull request may ask for (nats-server leaves it unlimited unless configured). */
 export const PULL_BATCH_MAX = 100_000;
-/** Bytes read from the log per delivery step. */
-const READ_BYTES = 1024 * 1024;
+/** Bytes read from the log per delivery step (on the main thread: keep it small). */
+const READ_BYTES = 256 * 1024;
 const CONTROL_ATTRIBUTE = 0x20;
 
 export interface ConsumerConfig {
@@ -337,7 +337,7 @@ export class PullConsumer {
         this.config.ack_policy === "none" ? PULL_BATCH_MAX : this.config.max_ack_pending - this.pending.size;
       if (room <= 0 && this.redeliver.length === 0) return;
       const want = Math.min(this.waiting[0]!.remaining, Math.max(room, 0));
-      const batch = this.redeliver.length > 0 ? await this.readRedeliveries(want) : await this.readNew(want);
+      const batch = this.redeliver.length > 0 ? this.readRedeliveries(want) : this.readNew(want);
       if (batch.length === 0) return;
       for (const m of batch) {
         const req = this.waiting[0];
@@ -350,6 +350,8 @@ export class PullConsumer {
         this.send(req, m);
         if (req.remaining === 0 || req.remainingBytes < 0) this.waiting.shift();
       }
+      // One read's worth per event-loop turn, so a big pull does not hold the thread.
+      await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -380,7 +382,7 @@ export class PullConsumer {
   }
 
   /** Up to `want` new messages from `next` on, committed only, filtered, skipping acked ones. */
-  private async readNew(want: number): Promise<Ready[]> {
+  private readNew(want: number): Ready[] {
     const { engine, topic } = this.host;
     const p = engine.partition(topic, 0);
     if (!p || want <= 0) return [];
@@ -389,44 +391,40 @@ export class PullConsumer {
       const from = this.next - 1;
       if (from < p.logStartOffset) this.next = p.logStartOffset + 1;
       if (this.next - 1 >= p.lastStableOffset) break;
-      const { results, release } = await engine.fetchMany(
-        [{ topic, partition: 0, offset: this.next - 1, maxBytes: READ_BYTES }],
-        READ_BYTES,
-        "read_committed",
-      );
+      // Read on this thread, a bounded amount: a stream stores one message per batch, and
+      // handing thousands of tiny batches to and from a read worker costs more than the read.
+      const batches = engine.readBatchesNow(topic, 0, this.next - 1, READ_BYTES);
       let advanced = false;
-      try {
-        for (const batch of results[0]!.batches) {
-          const isControl = (batch.readInt16BE(21) & CONTROL_ATTRIBUTE) !== 0;
-          const last = Number(batch.readBigInt64BE(0)) + batch.readInt32BE(23);
-          const records = isControl ? [] : (decodeRecords(batch) ?? []);
-          for (const rec of records) {
-            const seq = rec.offset + 1;
-            if (seq < this.next || out.length >= want) continue;
-            this.next = seq + 1;
-            advanced = true;
-            if (this.ackedAbove.delete(seq)) continue;
-            const subject = rec.key?.toString("utf8") ?? "";
-            if (!this.wants(subject)) continue;
-            const hdrs = rec.headers.filter((h) => h.value !== null);
-            out.push({
-              seq,
-              subject,
-              headers: hdrs.length
-                ? encodeHeaders({ entries: hdrs.map((h) => [h.key, h.value!.toString("utf8")]) })
-                : undefined,
-              payload: rec.value ? Buffer.from(rec.value) : Buffer.alloc(0),
-              timestampMs: rec.timestampMs,
-            });
-          }
-          if (out.length < want && last + 2 > this.next) {
-            this.next = last + 2;
-            advanced = true;
-          }
-          if (out.length >= want) break;
+      for (const batch of batches) {
+        const base = Number(batch.readBigInt64BE(0));
+        if (base >= p.lastStableOffset) break;
+        const isControl = (batch.readInt16BE(21) & CONTROL_ATTRIBUTE) !== 0;
+        const last = base + batch.readInt32BE(23);
+        const records = isControl ? [] : (decodeRecords(batch) ?? []);
+        for (const rec of records) {
+          const seq = rec.offset + 1;
+          if (seq < this.next || out.length >= want || rec.offset >= p.lastStableOffset) continue;
+          this.next = seq + 1;
+          advanced = true;
+          if (this.ackedAbove.delete(seq)) continue;
+          const subject = rec.key?.toString("utf8") ?? "";
+          if (!this.wants(subject)) continue;
+          const hdrs = rec.headers.filter((h) => h.value !== null);
+          out.push({
+            seq,
+            subject,
+            headers: hdrs.length
+              ? encodeHeaders({ entries: hdrs.map((h) => [h.key, h.value!.toString("utf8")]) })
+              : undefined,
+            payload: rec.value ? Buffer.from(rec.value) : Buffer.alloc(0),
+            timestampMs: rec.timestampMs,
+          });
         }
-      } finally {
-        release();
+        if (out.length < want && last + 2 > this.next && last < p.lastStableOffset) {
+          this.next = last + 2;
+          advanced = true;
+        }
+        if (out.length >= want) break;
       }
       if (!advanced) break;
     }
@@ -434,7 +432,7 @@ export class PullConsumer {
   }
 
   /** Messages to deliver again, in sequence order, read back from the log. */
-  private async readRedeliveries(want: number): Promise<Ready[]> {
+  private readRedeliveries(want: number): Ready[] {
     const seqs = this.redeliver.splice(0, Math.max(1, want)).sort((a, b) => a - b);
     const out: Ready[] = [];
     for (const seq of seqs) {
