@@ -150,6 +150,123 @@ describe("JetStream pull consumers on the log", { timeout: 120_000 }, () => {
     ]);
   });
 
+  it("takes an ack for a message delivered before a restart, and never delivers it again", async () => {
+    await jsm.consumers.add("JOBS", { durable_name: "late", ack_policy: AckPolicy.Explicit });
+    const c = await js.consumers.get("JOBS", "late");
+    const subjects: string[] = [];
+    assert.equal(
+      (
+        await fetchAll(
+          c,
+          3,
+          (m) =>
+            void subjects.push(
+              `$JS.ACK.${m.info.stream}.${m.info.consumer}.${m.info.deliveryCount}.${m.info.streamSequence}.${m.info.deliverySequence}.${m.info.timestampNanos}.${m.info.pending}`,
+            ),
+        )
+      ).length,
+      3,
+    );
+    await nc.close();
+    await server.kill();
+    await server.start();
+    await reconnect();
+    // Double-ack seq 2 through its old ack subject: confirmed, so it must not come back.
+    assert.match(subjects[1] ?? "", /^\$JS\.ACK\.JOBS\.late\.1\.2\./);
+    await nc.request(subjects[1]!, "+ACK", { timeout: 5000 });
+    const again = await js.consumers.get("JOBS", "late");
+    const seqs = (await fetchAll(again, 3)).map((g) => Number(g.split(":")[0]));
+    assert.deepEqual(seqs, [1, 3, 4]);
+  });
+
+  it("keeps Kafka records it cannot carry whole (binary headers) and skips aborted transactions", async () => {
+    await jsm.streams.add({ name: "MIXED", subjects: ["mixed.>"] });
+    await js.publish("mixed.a", "first");
+    const kafka = kafkaClient(server.kafkaAddress);
+    const producer = kafka.producer();
+    await producer.connect();
+    const tx = kafka.producer({ transactionalId: "mixed-tx", idempotent: true, maxInFlightRequests: 1 });
+    await tx.connect();
+    try {
+      await producer.send({
+        topic: "MIXED",
+        acks: -1,
+        messages: [
+          {
+            key: "mixed.k",
+            value: "binary header",
+            headers: { "schema-id": Buffer.from([0, 10, 13, 1]), ok: "yes" },
+          },
+        ],
+      });
+      const t = await tx.transaction();
+      await t.send({
+        topic: "MIXED",
+        messages: [
+          { key: "mixed.x", value: "aborted-1" },
+          { key: "mixed.x", value: "aborted-2" },
+        ],
+      });
+      await t.abort();
+    } finally {
+      await tx.disconnect();
+      await producer.disconnect();
+    }
+    await js.publish("mixed.b", "last");
+    await jsm.consumers.add("MIXED", { durable_name: "r", ack_policy: AckPolicy.Explicit });
+    const c = await js.consumers.get("MIXED", "r");
+    const got: string[] = [];
+    for await (const m of await c.fetch({ max_messages: 10, expires: 1000 })) {
+      got.push(
+        `${m.subject}:${m.string()}:${m.headers?.get("ok") ?? ""}:${m.headers?.get("schema-id") ?? ""}`,
+      );
+      m.ack();
+    }
+    // The record with a CR in a header value arrives without that header; nothing aborted arrives.
+    assert.deepEqual(got, ["mixed.a:first::", "mixed.k:binary header:yes:", "mixed.b:last::"]);
+  });
+
+  it("stops after max_deliver, takes one NAK per delivery, and serves ordered and unnamed consumers", async () => {
+    await jsm.streams.add({ name: "RETRY", subjects: ["retry.>"] });
+    for (let i = 1; i <= 3; i++) await js.publish("retry.x", `r${i}`);
+    await jsm.consumers.add("RETRY", {
+      durable_name: "md",
+      ack_policy: AckPolicy.Explicit,
+      max_deliver: 2,
+      ack_wait: 500e6,
+    });
+    const c = await js.consumers.get("RETRY", "md");
+    assert.deepEqual(await fetchAll(c, 1, (m) => m.nak()), ["1:retry.x:r1:1"]);
+    assert.deepEqual(await fetchAll(c, 1, () => {}), ["1:retry.x:r1:2"]);
+    await new Promise((r) => setTimeout(r, 800));
+    // Two deliveries were all it may have: it is done, and the next messages flow.
+    assert.deepEqual(await fetchAll(c, 2), ["2:retry.x:r2:1", "3:retry.x:r3:1"]);
+    assert.equal((await c.info()).num_ack_pending, 0);
+    // Several NAKs of one delivery queue it once.
+    await jsm.consumers.add("RETRY", { durable_name: "nak", ack_policy: AckPolicy.Explicit });
+    const n = await js.consumers.get("RETRY", "nak");
+    assert.deepEqual(
+      await fetchAll(n, 1, (m) => {
+        for (let i = 0; i < 5; i++) m.nak();
+      }),
+      ["1:retry.x:r1:1"],
+    );
+    assert.deepEqual(await fetchAll(n, 3), ["1:retry.x:r1:2", "2:retry.x:r2:1", "3:retry.x:r3:1"]);
+    // An ordered consumer (ephemeral, no name given) reads the stream in order.
+    const ordered = await js.consumers.get("RETRY");
+    assert.deepEqual(
+      (await fetchAll(ordered, 3, () => {})).map((g) => g.split(":")[2]),
+      ["r1", "r2", "r3"],
+    );
+    const unnamed = await jsm.consumers.add("RETRY", { ack_policy: AckPolicy.Explicit });
+    assert.match(unnamed.name, /^[A-Za-z0-9_-]+$/);
+    // Pulling from a consumer that does not exist fails at once (no responders), not after expiry.
+    await jsm.consumers.delete("RETRY", "nak");
+    const t0 = Date.now();
+    await assert.rejects(fetchAll(n, 1, () => {}, 5000));
+    assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+  });
+
   it("refuses push consumers and unknown consumers clearly; deleting a stream deletes its consumers", async () => {
     await assert.rejects(
       jsm.consumers.add("JOBS", {

@@ -510,6 +510,12 @@ export class Engine extends EventEmitter {
    * Stored batches of a partition from the one holding `fromOffset`, up to the high watermark
    * and about `maxBytes`, read on this thread: for small lookups (one message), not for fetches.
    */
+  /** Aborted transactions' ranges overlapping [from, to) in a partition (small lookup). */
+  abortedRangesNow(topic: string, partitionIndex: number, from: number, to: number): AbortedRange[] {
+    const p = this.partition(topic, partitionIndex);
+    return p ? this.reader.abortedTxns(p.id, from, to) : [];
+  }
+
   readBatchesNow(topic: string, partitionIndex: number, fromOffset: number, maxBytes: number): Buffer[] {
     const p = this.partition(topic, partitionIndex);
     if (!p || fromOffset >= p.highWatermark) return [];

@@ -148,7 +148,8 @@ export function normalizeStreamConfig(raw: unknown): StreamConfig {
     name,
     subjects: subjects as string[],
     retention: "limits",
-    max_consumers: num(r.max_consumers, -1),
+    // nats.go sends 0 for "not set"; nats-server stores -1 then.
+    max_consumers: num(r.max_consumers, -1) > 0 ? num(r.max_consumers, -1) : -1,
     max_msgs: -1,
     max_bytes: maxBytes > 0 ? maxBytes : -1,
     max_age: maxAge,

@@ -17,9 +17,14 @@
  *
  * Invariants:
  * 1. A message is in at most one of: pending, ackedAbove.
- * 2. floor < every pending sequence; ackedAbove holds only sequences > floor.
+ * 2. floor < every pending sequence; ackedAbove holds only sequences > floor (pruned when the
+ *    floor passes them, never when a read skips them: a cursor moved back must skip them again).
  * 3. At most max_ack_pending messages are pending; past it nothing new is delivered.
+ * 4. `next` moves past a sequence only once its message was delivered, or was acked, filtered
+ *    out, aborted or a transaction marker: a message that cannot be read stops the consumer
+ *    (logged) rather than being skipped.
  */
+import { randomBytes } from "node:crypto";
 import type { Engine } from "../engine/engine.js";
 import { decodeRecords } from "../log/records.js";
 import { encodeHeaders } from "../messaging/headers.js";
@@ -32,9 +37,20 @@ export const MAX_ACK_PENDING_DEFAULT = 1000;
 export const MAX_WAITING_DEFAULT = 512;
 /** Messages one pull request may ask for (nats-server leaves it unlimited unless configured). */
 export const PULL_BATCH_MAX = 100_000;
-/** Bytes read from the log per delivery step (on the main thread: keep it small). */
+/**
+ * Caps on what a config may ask (-1, "unlimited" in NATS, means the cap): pending deliveries are
+ * kept in memory, and so are waiting pull requests.
+ */
+export const MAX_ACK_PENDING_MAX = 100_000;
+export const MAX_WAITING_MAX = 10_000;
+/** Bytes read from the log per read (on the main thread: keep it small). */
 const READ_BYTES = 256 * 1024;
+/** Bytes scanned per event-loop turn (a filter that matches little must not hold the thread). */
+const SCAN_BYTES_PER_TURN = 1024 * 1024;
+/** Retry delay after a failed ack commit. */
+const SAVE_RETRY_MS = 1000;
 const CONTROL_ATTRIBUTE = 0x20;
+const TRANSACTIONAL_ATTRIBUTE = 0x10;
 
 export interface ConsumerConfig {
   name: string;
@@ -77,8 +93,8 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
   const given = typeof r.name === "string" && r.name.length > 0 ? r.name : undefined;
   if (durable && given && durable !== given)
     bad("consumer name in subject does not match durable name in request");
-  const resolved = name ?? given ?? durable;
-  if (!resolved) bad("consumer name is required");
+  // An ephemeral consumer created without a name gets one, as nats-server does.
+  const resolved = name ?? given ?? durable ?? randomBytes(8).toString("hex").toUpperCase();
   if (name && (given ?? durable) && name !== (given ?? durable))
     bad("consumer name in subject does not match name in request", 10057);
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(resolved!))
@@ -104,7 +120,8 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
     bad("only replay_policy instant is offered");
   if (typeof r.num_replicas === "number" && r.num_replicas > 1)
     bad("replicas > 1 not supported in non-clustered mode", 10074);
-  if (r.mem_storage === true) bad("memory storage is not offered");
+  // mem_storage (ordered consumers ask for it) is taken and ignored: the state is in the database,
+  // which is more than was asked.
   if (r.headers_only === true) bad("headers_only is not offered");
   if (r.flow_control === true || r.idle_heartbeat)
     bad("flow control and idle heartbeats are for push consumers");
@@ -121,8 +138,14 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
     ack_wait: num(r.ack_wait, ACK_WAIT_NS_DEFAULT),
     max_deliver: typeof r.max_deliver === "number" && r.max_deliver > 0 ? r.max_deliver : -1,
     replay_policy: "instant",
-    max_waiting: num(r.max_waiting, MAX_WAITING_DEFAULT),
-    max_ack_pending: num(r.max_ack_pending, MAX_ACK_PENDING_DEFAULT),
+    max_waiting:
+      r.max_waiting === -1
+        ? MAX_WAITING_MAX
+        : Math.min(num(r.max_waiting, MAX_WAITING_DEFAULT), MAX_WAITING_MAX),
+    max_ack_pending:
+      r.max_ack_pending === -1
+        ? MAX_ACK_PENDING_MAX
+        : Math.min(num(r.max_ack_pending, MAX_ACK_PENDING_DEFAULT), MAX_ACK_PENDING_MAX),
     num_replicas: 0,
   };
   if (durable) config.durable_name = durable;
@@ -138,7 +161,9 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
 interface PullRequest {
   readonly reply: string;
   remaining: number;
+  /** Bytes it may still take; 0 = no byte limit. */
   remainingBytes: number;
+  readonly byteLimited: boolean;
   readonly expiresAtMs: number;
   readonly heartbeatMs: number;
   lastSentMs: number;
@@ -147,7 +172,11 @@ interface PullRequest {
 interface Pending {
   deliveries: number;
   cseq: number;
+  /** The consumer sequence of its first delivery (what the ack floor reports). */
+  firstCseq: number;
   deadlineMs: number;
+  /** In the redeliver queue (so a second NAK or timeout does not queue it twice). */
+  queued: boolean;
 }
 
 /** A message ready to go out (read from the log). */
@@ -165,6 +194,20 @@ export interface ConsumerHost {
   readonly topic: string;
 }
 
+const HEADER_NAME = /^[^\r\n:]+$/;
+const HEADER_VALUE = /^[^\r\n]*$/;
+
+/** A record's headers as a NATS header block; entries NATS cannot carry (CR, LF) are dropped. */
+function natsHeaders(headers: readonly { key: string; value: Buffer | null }[]): Uint8Array | undefined {
+  const entries: [string, string][] = [];
+  for (const h of headers) {
+    if (h.value === null) continue;
+    const v = h.value.toString("utf8");
+    if (HEADER_NAME.test(h.key) && HEADER_VALUE.test(v)) entries.push([h.key, v]);
+  }
+  return entries.length > 0 ? encodeHeaders({ entries }) : undefined;
+}
+
 export class PullConsumer {
   next: number;
   /** Last consumer (delivery) sequence handed out. */
@@ -175,12 +218,13 @@ export class PullConsumer {
   private redeliver: number[] = [];
   private readonly waiting: PullRequest[] = [];
   private delivering = false;
-  private redelivered = 0;
   /** Acks waiting for the next commit, and the confirmations that wait on it. */
   private unsaved: number[] = [];
   private floorSaved: number;
   private saveWaiters: (() => void)[] = [];
   private saving = false;
+  /** Set when a message cannot be read: the consumer stops there (logged once). */
+  private stuckAt = 0;
   lastActiveMs = Date.now();
   deleted = false;
 
@@ -218,15 +262,22 @@ export class PullConsumer {
 
   info(): object {
     const floor = this.ackFloor;
+    const firstPending = this.pending.values().next();
+    let redelivered = 0;
+    for (const p of this.pending.values()) if (p.deliveries > 1) redelivered++;
     return {
       stream_name: this.host.stream,
       name: this.name,
       created: new Date(this.createdMs).toISOString(),
       config: this.config,
       delivered: { consumer_seq: this.cseq, stream_seq: this.next - 1 },
-      ack_floor: { consumer_seq: Math.max(0, this.cseq - this.pending.size), stream_seq: floor },
+      ack_floor: {
+        consumer_seq: firstPending.done ? this.cseq : firstPending.value.firstCseq - 1,
+        stream_seq: floor,
+      },
       num_ack_pending: this.pending.size,
-      num_redelivered: this.redelivered,
+      // Redelivered messages still waiting for an ack, as nats-server counts them.
+      num_redelivered: redelivered,
       num_waiting: this.waiting.length,
       num_pending: this.numPending(),
       ts: new Date().toISOString(),
@@ -269,6 +320,7 @@ export class PullConsumer {
       reply,
       remaining: batch,
       remainingBytes: Math.max(maxBytes, 0),
+      byteLimited: maxBytes > 0,
       expiresAtMs: expiresNs > 0 ? now + expiresNs / 1e6 : noWait ? now : Number.POSITIVE_INFINITY,
       heartbeatMs: heartbeatNs > 0 ? heartbeatNs / 1e6 : 0,
       lastSentMs: now,
@@ -280,10 +332,9 @@ export class PullConsumer {
   /** Timer tick: expire requests, send heartbeats, make overdue messages redeliverable. */
   tick(nowMs: number): void {
     for (const [seq, p] of this.pending) {
-      if (p.deadlineMs > nowMs) continue;
+      if (p.deadlineMs > nowMs || p.queued) continue;
       p.deadlineMs = Number.POSITIVE_INFINITY;
-      if (this.config.max_deliver > 0 && p.deliveries >= this.config.max_deliver) continue;
-      this.redeliver.push(seq);
+      this.queueRedelivery(seq, p);
     }
     for (let i = 0; i < this.waiting.length; ) {
       const r = this.waiting[i]!;
@@ -298,6 +349,9 @@ export class PullConsumer {
       }
       i++;
     }
+    // ack_policy none: delivery is the acknowledgement; the floor is stored now and then.
+    if (this.config.ack_policy === "none" && this.durable && this.ackFloor !== this.floorSaved)
+      this.save(undefined);
     if (this.waiting.length > 0) this.deliver();
   }
 
@@ -316,7 +370,11 @@ export class PullConsumer {
   // ------------------------------------------------------------------ delivery
 
   private deliver(noWaitReq?: PullRequest): void {
-    if (this.delivering || this.deleted) return;
+    if (this.delivering || this.deleted) {
+      // A no-wait pull that arrives during a pass is answered when that pass ends.
+      if (noWaitReq) this.noWaitAfterPass.push(noWaitReq);
+      return;
+    }
     this.delivering = true;
     this.deliverLoop()
       .catch((err) =>
@@ -324,33 +382,56 @@ export class PullConsumer {
       )
       .finally(() => {
         this.delivering = false;
-        if (noWaitReq && this.waiting.includes(noWaitReq)) {
-          this.waiting.splice(this.waiting.indexOf(noWaitReq), 1);
-          if (noWaitReq.remaining > 0) this.status(noWaitReq.reply, 404, "No Messages", noWaitReq);
+        const ended = noWaitReq
+          ? [noWaitReq, ...this.noWaitAfterPass.splice(0)]
+          : this.noWaitAfterPass.splice(0);
+        for (const req of ended) {
+          const at = this.waiting.indexOf(req);
+          if (at < 0) continue;
+          this.waiting.splice(at, 1);
+          if (req.remaining > 0) this.status(req.reply, 404, "No Messages", req);
         }
       });
   }
 
+  private readonly noWaitAfterPass: PullRequest[] = [];
+
+  /** Drops waiting requests whose client is gone (nothing subscribed to their inbox any more). */
+  private dropAbandoned(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      if (this.host.engine.bus.hasInterest(this.waiting[i]!.reply)) i++;
+      else this.waiting.splice(i, 1);
+    }
+  }
+
   private async deliverLoop(): Promise<void> {
-    while (this.waiting.length > 0 && !this.deleted) {
+    while (!this.deleted) {
+      this.dropAbandoned();
+      const req = this.waiting[0];
+      if (!req) return;
       const room =
         this.config.ack_policy === "none" ? PULL_BATCH_MAX : this.config.max_ack_pending - this.pending.size;
-      if (room <= 0 && this.redeliver.length === 0) return;
-      const want = Math.min(this.waiting[0]!.remaining, Math.max(room, 0));
-      const batch = this.redeliver.length > 0 ? this.readRedeliveries(want) : this.readNew(want);
-      if (batch.length === 0) return;
-      for (const m of batch) {
-        const req = this.waiting[0];
-        if (!req) {
-          // Nobody waits any more: what was read goes back to be delivered later.
-          if (this.pending.has(m.seq)) this.redeliver.unshift(m.seq);
+      const queued = this.redeliver.length > 0;
+      if (room <= 0 && !queued) return;
+      // Redeliveries are already pending, so they need no room.
+      const want = queued ? req.remaining : Math.min(req.remaining, room);
+      const { ready, more } = queued
+        ? { ready: this.readRedeliveries(want), more: true }
+        : this.readNew(want, req);
+      for (const m of ready) {
+        const to = this.waiting[0];
+        if (!to) {
+          // Nobody waits any more: what was read is delivered later (acked ones stay skipped).
+          const p = this.pending.get(m.seq);
+          if (p) this.queueRedelivery(m.seq, p);
           else this.next = Math.min(this.next, m.seq);
           continue;
         }
-        this.send(req, m);
-        if (req.remaining === 0 || req.remainingBytes < 0) this.waiting.shift();
+        this.send(to, m);
+        if (to.remaining === 0 || (to.byteLimited && to.remainingBytes <= 0)) this.waiting.shift();
       }
-      // One read's worth per event-loop turn, so a big pull does not hold the thread.
+      if (ready.length === 0 && !more) return;
+      // One step per event-loop turn, so a big pull does not hold the thread.
       await new Promise((r) => setImmediate(r));
     }
   }
@@ -360,75 +441,116 @@ export class PullConsumer {
     let p = this.pending.get(m.seq);
     if (this.config.ack_policy !== "none") {
       if (!p) {
-        p = { deliveries: 0, cseq: 0, deadlineMs: 0 };
+        p = { deliveries: 0, cseq: 0, firstCseq: this.cseq + 1, deadlineMs: 0, queued: false };
         this.pending.set(m.seq, p);
       }
       p.deliveries++;
-      if (p.deliveries > 1) this.redelivered++;
       p.cseq = ++this.cseq;
       p.deadlineMs = now + this.config.ack_wait / 1e6;
     } else this.cseq++;
     const deliveries = p?.deliveries ?? 1;
     const tsNanos = `${BigInt(m.timestampMs) * 1_000_000n}`;
-    const ack = `$JS.ACK.${this.host.stream}.${this.name}.${deliveries}.${m.seq}.${this.cseq}.${tsNanos}.${this.numPending()}`;
+    // Messages not delivered yet: after this one for a first delivery, after the consumer's
+    // position for a redelivery (what nats-server puts there).
+    const lso = this.host.engine.partition(this.host.topic, 0)?.lastStableOffset ?? m.seq;
+    const ack = `$JS.ACK.${this.host.stream}.${this.name}.${deliveries}.${m.seq}.${this.cseq}.${tsNanos}.${Math.max(0, lso - (deliveries > 1 ? this.next - 1 : m.seq))}`;
     req.remaining--;
-    if (req.remainingBytes > 0) {
-      req.remainingBytes -= m.payload.length + (m.headers?.length ?? 0) + m.subject.length;
-      if (req.remainingBytes <= 0) req.remainingBytes = -1;
-    }
+    if (req.byteLimited) req.remainingBytes -= m.payload.length + (m.headers?.length ?? 0) + m.subject.length;
     req.lastSentMs = now;
-    // With ack_policy none, delivery is the acknowledgement: nothing is pending.
+    // To the puller's inbox, under the message's own subject (as nats-server delivers).
     this.host.engine.bus.publish(req.reply, ack, m.headers, m.payload, undefined, m.subject);
   }
 
-  /** Up to `want` new messages from `next` on, committed only, filtered, skipping acked ones. */
-  private readNew(want: number): Ready[] {
+  /**
+   * Up to `want` new messages from `next` on (and within `req`'s byte limit): committed only,
+   * no markers, no aborted records, filtered, skipping acked ones. `more`: stopped at the scan
+   * budget with more to look at.
+   */
+  private readNew(want: number, req: PullRequest): { ready: Ready[]; more: boolean } {
     const { engine, topic } = this.host;
     const p = engine.partition(topic, 0);
-    if (!p || want <= 0) return [];
-    const out: Ready[] = [];
-    while (out.length < want) {
-      const from = this.next - 1;
-      if (from < p.logStartOffset) this.next = p.logStartOffset + 1;
-      if (this.next - 1 >= p.lastStableOffset) break;
+    const ready: Ready[] = [];
+    if (!p || want <= 0) return { ready, more: false };
+    if (this.next - 1 < p.logStartOffset) this.next = p.logStartOffset + 1;
+    let scanned = 0;
+    let bytesLeft = req.byteLimited ? req.remainingBytes : Number.POSITIVE_INFINITY;
+    while (ready.length < want && this.next - 1 < p.lastStableOffset) {
+      if (scanned >= SCAN_BYTES_PER_TURN) return { ready, more: true };
       // Read on this thread, a bounded amount: a stream stores one message per batch, and
       // handing thousands of tiny batches to and from a read worker costs more than the read.
       const batches = engine.readBatchesNow(topic, 0, this.next - 1, READ_BYTES);
-      let advanced = false;
+      if (batches.length === 0) break;
+      const aborted = engine.abortedRangesNow(topic, 0, this.next - 1, p.lastStableOffset);
       for (const batch of batches) {
+        scanned += batch.length;
         const base = Number(batch.readBigInt64BE(0));
-        if (base >= p.lastStableOffset) break;
-        const isControl = (batch.readInt16BE(21) & CONTROL_ATTRIBUTE) !== 0;
         const last = base + batch.readInt32BE(23);
-        const records = isControl ? [] : (decodeRecords(batch) ?? []);
+        if (base >= p.lastStableOffset) return { ready, more: false };
+        if (last + 1 < this.next) continue;
+        const attributes = batch.readInt16BE(21);
+        const producerId = Number(batch.readBigInt64BE(43));
+        const skipWhole =
+          (attributes & CONTROL_ATTRIBUTE) !== 0 ||
+          ((attributes & TRANSACTIONAL_ATTRIBUTE) !== 0 &&
+            aborted.some(
+              (a) => a.producerId === producerId && a.firstOffset <= base && base < a.markerOffset,
+            ));
+        if (skipWhole) {
+          this.next = Math.max(this.next, last + 2);
+          continue;
+        }
+        let records: ReturnType<typeof decodeRecords>;
+        try {
+          records = decodeRecords(batch);
+        } catch {
+          records = null;
+        }
+        if (records === null) {
+          // Compressed with a codec this process cannot read (snappy, lz4, zstd) or corrupt:
+          // stop here rather than skip it (invariant 4).
+          this.stuck(base + 1);
+          return { ready, more: false };
+        }
         for (const rec of records) {
           const seq = rec.offset + 1;
-          if (seq < this.next || out.length >= want || rec.offset >= p.lastStableOffset) continue;
-          this.next = seq + 1;
-          advanced = true;
-          if (this.ackedAbove.delete(seq)) continue;
+          if (seq < this.next) continue;
+          if (ready.length >= want || rec.offset >= p.lastStableOffset) return { ready, more: false };
+          if (this.ackedAbove.has(seq)) {
+            this.next = seq + 1;
+            continue;
+          }
           const subject = rec.key?.toString("utf8") ?? "";
-          if (!this.wants(subject)) continue;
-          const hdrs = rec.headers.filter((h) => h.value !== null);
-          out.push({
+          if (!this.wants(subject)) {
+            this.next = seq + 1;
+            continue;
+          }
+          const m: Ready = {
             seq,
             subject,
-            headers: hdrs.length
-              ? encodeHeaders({ entries: hdrs.map((h) => [h.key, h.value!.toString("utf8")]) })
-              : undefined,
+            headers: natsHeaders(rec.headers),
             payload: rec.value ? Buffer.from(rec.value) : Buffer.alloc(0),
             timestampMs: rec.timestampMs,
-          });
+          };
+          const size = m.payload.length + (m.headers?.length ?? 0) + m.subject.length;
+          // A byte-limited request takes what fits (at least one message).
+          if (ready.length > 0 && size > bytesLeft) return { ready, more: false };
+          bytesLeft -= size;
+          ready.push(m);
+          this.next = seq + 1;
         }
-        if (out.length < want && last + 2 > this.next && last < p.lastStableOffset) {
-          this.next = last + 2;
-          advanced = true;
-        }
-        if (out.length >= want) break;
+        if (ready.length < want && last + 1 >= this.next) this.next = last + 2;
       }
-      if (!advanced) break;
     }
-    return out;
+    return { ready, more: false };
+  }
+
+  private stuck(seq: number): void {
+    if (this.stuckAt === seq) return;
+    this.stuckAt = seq;
+    this.host.engine.logger?.error(
+      { stream: this.host.stream, consumer: this.name, seq },
+      "consumer stopped: the message at this sequence cannot be read (compressed with snappy, lz4 or zstd by a Kafka producer, or corrupt)",
+    );
   }
 
   /** Messages to deliver again, in sequence order, read back from the log. */
@@ -436,26 +558,43 @@ export class PullConsumer {
     const seqs = this.redeliver.splice(0, Math.max(1, want)).sort((a, b) => a - b);
     const out: Ready[] = [];
     for (const seq of seqs) {
-      if (!this.pending.has(seq)) continue;
+      const p = this.pending.get(seq);
+      if (!p?.queued) continue;
+      p.queued = false;
       const batches = this.host.engine.readBatchesNow(this.host.topic, 0, seq - 1, 1);
-      const rec = batches.flatMap((b) => decodeRecords(b) ?? []).find((r) => r.offset === seq - 1);
+      let rec: NonNullable<ReturnType<typeof decodeRecords>>[number] | undefined;
+      try {
+        rec = batches.flatMap((b) => decodeRecords(b) ?? []).find((r) => r.offset === seq - 1);
+      } catch {
+        rec = undefined;
+      }
       if (!rec) {
-        // Gone (retention or purge): it can never be delivered, so it stops blocking the floor.
+        // Gone (retention or purge): it can never be delivered, so it stops holding the floor.
         this.pending.delete(seq);
         continue;
       }
-      const hdrs = rec.headers.filter((h) => h.value !== null);
       out.push({
         seq,
         subject: rec.key?.toString("utf8") ?? "",
-        headers: hdrs.length
-          ? encodeHeaders({ entries: hdrs.map((h) => [h.key, h.value!.toString("utf8")]) })
-          : undefined,
+        headers: natsHeaders(rec.headers),
         payload: rec.value ? Buffer.from(rec.value) : Buffer.alloc(0),
         timestampMs: rec.timestampMs,
       });
     }
     return out;
+  }
+
+  /** Queues a pending message for redelivery, unless it has had max_deliver deliveries. */
+  private queueRedelivery(seq: number, p: Pending): void {
+    if (p.queued) return;
+    if (this.config.max_deliver > 0 && p.deliveries >= this.config.max_deliver) {
+      // Done with it, as nats-server is: no more deliveries, and it stops holding the floor.
+      this.settle(seq);
+      this.save(undefined);
+      return;
+    }
+    p.queued = true;
+    this.redeliver.push(seq);
   }
 
   private wants(subject: string): boolean {
@@ -473,26 +612,44 @@ export class PullConsumer {
    */
   ack(seq: number, body: string, confirm: (() => void) | undefined): void {
     this.lastActiveMs = Date.now();
-    const kind = body.trim().split(/\s/)[0] || "+ACK";
+    const text = body.trim();
+    const kind = text.split(/\s/)[0] || "+ACK";
     const p = this.pending.get(seq);
     if (kind === "-NAK") {
       if (p) {
-        p.deadlineMs = Number.POSITIVE_INFINITY;
-        this.redeliver.push(seq);
-        this.poke();
+        const delayNs = nakDelayNs(text);
+        if (delayNs > 0) p.deadlineMs = Date.now() + delayNs / 1e6;
+        else {
+          p.deadlineMs = Number.POSITIVE_INFINITY;
+          this.queueRedelivery(seq, p);
+          this.poke();
+        }
       }
       confirm?.();
       return;
     }
     if (kind === "+WPI") {
-      if (p) p.deadlineMs = Date.now() + this.config.ack_wait / 1e6;
+      if (p) {
+        p.deadlineMs = Date.now() + this.config.ack_wait / 1e6;
+        p.queued = false;
+      }
       confirm?.();
       return;
     }
-    // +ACK, +TERM, +NXT: done with it. ack_policy all acknowledges everything before it too.
+    // +ACK, +TERM, +NXT: done with it.
+    const p2 = this.host.engine.partition(this.host.topic, 0);
+    const committed = p2 ? p2.lastStableOffset : 0;
     if (this.config.ack_policy === "all") {
-      for (const s of [...this.pending.keys()]) if (s <= seq) this.settle(s);
+      // Everything up to it, including what was delivered before a restart.
+      for (const s of [...this.pending.keys()]) if (s <= seq) this.pending.delete(s);
+      if (seq >= this.next && seq <= committed) this.next = seq + 1;
+      for (const s of this.ackedAbove) if (s <= seq) this.ackedAbove.delete(s);
     } else if (p) this.settle(seq);
+    else if (seq > this.ackFloor && seq <= committed && !this.ackedAbove.has(seq)) {
+      // Delivered before a restart (so not pending here): acked all the same.
+      this.ackedAbove.add(seq);
+      this.unsaved.push(seq);
+    }
     this.save(confirm);
     this.poke();
   }
@@ -513,7 +670,7 @@ export class PullConsumer {
     setImmediate(() => {
       const floor = this.ackFloor;
       for (const s of this.ackedAbove) if (s <= floor) this.ackedAbove.delete(s);
-      const acked = this.unsaved.filter((s) => s > floor);
+      const acked = this.unsaved.filter((s) => s > floor && this.ackedAbove.has(s));
       this.unsaved = [];
       const waiters = this.saveWaiters.splice(0);
       const floorMoved = floor !== this.floorSaved ? floor : null;
@@ -522,7 +679,10 @@ export class PullConsumer {
         for (const w of waiters) w();
         if (this.unsaved.length > 0 || this.saveWaiters.length > 0) this.save(undefined);
       };
-      if (!this.durable || this.deleted || (acked.length === 0 && floorMoved === null)) return done();
+      if (!this.durable || this.deleted || (acked.length === 0 && floorMoved === null)) {
+        done();
+        return;
+      }
       assert(
         acked.every((s) => s > floor),
         "acks above the floor only",
@@ -533,10 +693,12 @@ export class PullConsumer {
           done();
         },
         (err) => {
-          this.host.engine.logger?.error({ err, consumer: this.name }, "consumer acks not stored");
-          // Not confirmed: the client's double ack times out and it acks again.
+          this.host.engine.logger?.error({ err, consumer: this.name }, "consumer acks not stored; retrying");
+          // Not confirmed yet: the waiters wait for the retry (or the client acks again).
           this.saving = false;
           for (const s of acked) this.unsaved.push(s);
+          this.saveWaiters.unshift(...waiters);
+          setTimeout(() => this.save(undefined), SAVE_RETRY_MS).unref();
         },
       );
     });
@@ -568,5 +730,17 @@ export class PullConsumer {
       ],
     });
     this.host.engine.bus.publish(reply, undefined, headers, Buffer.alloc(0));
+  }
+}
+
+/** `-NAK {"delay": <ns>}`: the delay asked for, or 0. */
+function nakDelayNs(text: string): number {
+  const json = text.slice(4).trim();
+  if (!json.startsWith("{")) return 0;
+  try {
+    const d = (JSON.parse(json) as { delay?: unknown }).delay;
+    return typeof d === "number" && d > 0 ? d : 0;
+  } catch {
+    return 0;
   }
 }

@@ -72,6 +72,16 @@ interface ApiError {
   description: string;
 }
 
+interface StreamStats {
+  atMs: number;
+  /** The log bounds they were computed for. */
+  first: number;
+  end: number;
+  bytes: number;
+  firstTs: string;
+  lastTs: string;
+}
+
 class ApiFailure extends Error {
   constructor(readonly error: ApiError) {
     super(error.description);
@@ -137,7 +147,7 @@ export class JetStream {
    */
   private changes: Promise<unknown> = Promise.resolve();
   /** STREAM.INFO's byte count per stream, cached briefly: it is a scan of the stream's index. */
-  private readonly sizeCache = new Map<string, { atMs: number; bytes: number }>();
+  private readonly sizeCache = new Map<string, StreamStats>();
 
   constructor(private readonly engine: Engine) {
     this.api = {
@@ -481,6 +491,8 @@ export class JetStream {
       return existing.info();
     }
     if (req.action === "update") fail(404, 10149, "consumer does not exist");
+    if (cap.config.max_consumers > 0 && cap.consumers.size >= cap.config.max_consumers)
+      fail(400, 10026, "maximum consumers limit reached");
     if (cap.consumers.size >= CONSUMERS_PER_STREAM_MAX)
       fail(400, 10026, `maximum consumers limit reached (${CONSUMERS_PER_STREAM_MAX})`);
     const floor = this.startFloor(cap, config);
@@ -534,11 +546,8 @@ export class JetStream {
     // CONSUMER.MSG.NEXT.<stream>.<consumer>: answered with messages or a status, not a response.
     const c = this.captures.get(t[3] ?? "")?.consumers.get(t[4] ?? "");
     if (!c || t.length !== 5) {
-      const headers = encodeHeaders({
-        status: 404,
-        description: c ? "Bad Request" : "Consumer Not Found",
-        entries: [],
-      });
+      // Nothing answers for a consumer that does not exist, as with nats-server: no responders.
+      const headers = encodeHeaders({ status: 503, entries: [] });
       this.engine.bus.publish(reply, undefined, headers, Buffer.alloc(0));
       return;
     }
@@ -756,15 +765,33 @@ export class JetStream {
     return { total: defs.length, offset, limit: streams.length, streams };
   }
 
-  private streamBytes(def: StreamDefinition): number {
+  /**
+   * A stream's byte count and first/last message times. Computing them scans the stream's index,
+   * so they are kept while the log's bounds are unchanged (and for at most a second after).
+   */
+  private streamStats(def: StreamDefinition): StreamStats {
     const now = Date.now();
-    const hit = this.sizeCache.get(def.name);
-    if (hit && now - hit.atMs < STREAM_SIZE_CACHE_MS) return hit.bytes;
     const p = this.engine.partition(def.topic, 0);
-    const bytes = p ? this.engine.partitionSizeBytes(p) : 0;
+    const first = p?.logStartOffset ?? 0;
+    const end = p?.highWatermark ?? 0;
+    const hit = this.sizeCache.get(def.name);
+    if (hit && hit.first === first && hit.end === end && now - hit.atMs < STREAM_SIZE_CACHE_MS) return hit;
+    const zero = "0001-01-01T00:00:00Z";
+    const stats: StreamStats = { atMs: now, first, end, bytes: 0, firstTs: zero, lastTs: zero };
+    if (p && end > first) {
+      stats.bytes = this.engine.partitionSizeBytes(p);
+      const head = this.engine.readBatchesNow(def.topic, 0, first, 1)[0];
+      const tail = this.engine.readBatchesNow(def.topic, 0, end - 1, 1)[0];
+      if (head) stats.firstTs = new Date(Number(head.readBigInt64BE(27))).toISOString();
+      if (tail) stats.lastTs = new Date(Number(tail.readBigInt64BE(35))).toISOString();
+    }
     if (this.sizeCache.size > STREAM_SIZE_CACHE_ENTRIES_MAX) this.sizeCache.clear();
-    this.sizeCache.set(def.name, { atMs: now, bytes });
-    return bytes;
+    this.sizeCache.set(def.name, stats);
+    return stats;
+  }
+
+  private streamBytes(def: StreamDefinition): number {
+    return this.streamStats(def).bytes;
   }
 
   /** A StreamInfo: config, creation time and state (sequences are offsets + 1). */
@@ -772,18 +799,18 @@ export class JetStream {
     const p = this.engine.partition(def.topic, 0);
     const first = p ? p.logStartOffset : 0;
     const last = p ? p.highWatermark : 0;
-    const zero = "0001-01-01T00:00:00Z";
+    const stats = this.streamStats(def);
     return {
       config: JSON.parse(def.config),
       created: new Date(def.createdMs).toISOString(),
       ts: new Date().toISOString(),
       state: {
         messages: last - first,
-        bytes: this.streamBytes(def),
+        bytes: stats.bytes,
         first_seq: last === 0 ? 0 : first + 1,
-        first_ts: zero,
+        first_ts: stats.firstTs,
         last_seq: last,
-        last_ts: zero,
+        last_ts: stats.lastTs,
         consumer_count: this.captures.get(def.name)?.consumers.size ?? 0,
       },
     };

@@ -38,7 +38,23 @@ function target(address: string, log: () => string, stop: () => Promise<void>): 
 }
 
 /** Starts `nats-server -a 127.0.0.1 -p -1` (a port the OS picks) in a temporary directory. */
-export async function startNatsServer(): Promise<NatsTarget> {
+export function startNatsServer(): Promise<NatsTarget> {
+  return spawnNatsServer(() => []);
+}
+
+/**
+ * Starts nats-server as startNatsServer does, with JetStream on (`-js`) and its file store in
+ * the temporary directory (`-sd`), for suites that compare JetStream behaviour.
+ */
+export function startNatsServerJs(): Promise<NatsTarget> {
+  return spawnNatsServer((dir) => ["-js", "-sd", path.join(dir, "jetstream")], /Starting JetStream/);
+}
+
+/**
+ * Runs nats-server with `extraArgs(dir)` after the listen arguments, in a temporary directory
+ * `dir` removed on stop; `mustLog`, when given, must appear in its log before it is ready.
+ */
+async function spawnNatsServer(extraArgs: (dir: string) => string[], mustLog?: RegExp): Promise<NatsTarget> {
   if (!fs.existsSync(NATS_SERVER_BIN)) {
     throw new Error(
       `${NATS_SERVER_BIN} is missing: the core NATS suites compare OnceDB with the reference ` +
@@ -46,7 +62,7 @@ export async function startNatsServer(): Promise<NatsTarget> {
     );
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-server-test-"));
-  const proc = spawn(NATS_SERVER_BIN, ["-a", "127.0.0.1", "-p", "-1"], {
+  const proc = spawn(NATS_SERVER_BIN, ["-a", "127.0.0.1", "-p", "-1", ...extraArgs(dir)], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -78,6 +94,8 @@ export async function startNatsServer(): Promise<NatsTarget> {
             ),
           );
         } else if (!address) reject(new Error(`nats-server printed no client address:\n${lines.join("\n")}`));
+        else if (mustLog && !lines.some((l) => mustLog.test(l)))
+          reject(new Error(`nats-server never logged ${mustLog}:\n${lines.join("\n")}`));
         else resolve(address);
       });
       proc.once("error", reject);
