@@ -10,20 +10,14 @@
  * comment says why and each side's value is asserted.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { NATS_PROTOCOL_VERSION } from "../src/protocol/nats/server.js";
+import { buildGoFixture, GOCODE, type GoFixture } from "./helpers/go-fixture.js";
 import { NATS_SERVER_VERSION, startNatsServerJs } from "./helpers/nats-targets.js";
 import { run } from "./helpers/run.js";
 import { startServer } from "./helpers/server.js";
 
-const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test/fixtures/nats-go");
-const GOCODE = "/usr/share/gocode";
 const NATS_GO_SRC = `${GOCODE}/src/github.com/nats-io/nats.go`;
-const INSTALL = "apt-get install -y golang-go golang-github-nats-io-go-nats-dev (.ci/run does)";
 
 const STREAM = "GOJS";
 const QUEUE_MSGS = 300;
@@ -232,47 +226,15 @@ const consumerState = (
 const range = (n: number): string[] => Array.from({ length: n }, (_, i) => `q${i}`);
 
 describe("nats.go (Go)", { timeout: 300_000 }, () => {
-  let buildDir = "";
-  let binary = "";
+  let fixture: GoFixture | undefined;
 
   // Builds the fixture once; each target's describe runs it once, the tests check its parts.
   before(async () => {
-    if (!fs.existsSync(NATS_GO_SRC)) {
-      throw new Error(`nats.go's Debian sources are missing (${NATS_GO_SRC}): ${INSTALL}`);
-    }
-    buildDir = fs.mkdtempSync(path.join(os.tmpdir(), "oncedb-nats-go-"));
-    binary = path.join(buildDir, "nats-go-fixture");
-    // GOPATH mode from Debian's packaged sources, offline. nats.go needs no cgo, but with it on
-    // (Go 1.19's default) the standard library golang-go ships prebuilt is used as it is: with it
-    // off, net and os/user are compiled again (about 15 s instead of 3 s on 2 cores).
-    const env: Record<string, string> = {
-      GO111MODULE: "off",
-      GOPATH: `${path.join(buildDir, "gopath")}:${GOCODE}`,
-      GOCACHE: path.join(buildDir, "gocache"),
-      GOENV: "off",
-      GOFLAGS: "",
-      GOPROXY: "off",
-      CGO_ENABLED: "1",
-    };
-    const started = Date.now();
-    // A file argument builds from any working directory (package "command-line-arguments").
-    const built = await run("go", ["build", "-p", "1", "-o", binary, path.join(FIXTURE_DIR, "main.go")], {
-      timeoutMs: 240_000,
-      env,
-    }).catch((err: Error) => {
-      throw new Error(`cannot run go (${err.message}): ${INSTALL}`);
-    });
-    if (built.code !== 0) {
-      throw new Error(
-        `go build of test/fixtures/nats-go failed (exit ${built.code}; needs golang-go and ` +
-          `golang-github-nats-io-go-nats-dev): ${built.stderr}`,
-      );
-    }
-    console.log(`nats-go fixture built in ${Date.now() - started} ms`);
+    fixture = await buildGoFixture("nats-go", NATS_GO_SRC, "golang-go golang-github-nats-io-go-nats-dev");
   });
 
   after(() => {
-    if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
+    fixture?.dispose();
   });
 
   for (const target of ["nats-server", "OnceDB"] as const) {
@@ -285,7 +247,7 @@ describe("nats.go (Go)", { timeout: 300_000 }, () => {
         );
 
       before(async () => {
-        seen = await runAgainst(binary, target);
+        seen = await runAgainst(fixture!.binary, target);
       });
 
       it("connects: INFO's version, max_payload and headers", () => {

@@ -8,18 +8,12 @@
  * in GOPATH mode from Debian's packaged sources (no network); this file makes the assertions.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { buildGoFixture, GOCODE, type GoFixture } from "./helpers/go-fixture.js";
 import { run } from "./helpers/run.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
-const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test/fixtures/sarama");
-const GOCODE = "/usr/share/gocode";
 const SARAMA_SRC = `${GOCODE}/src/github.com/Shopify/sarama`;
-const INSTALL = "apt-get install -y golang-go golang-github-shopify-sarama-dev (.ci/run does)";
 
 const TOPIC = "sarama-orders";
 const GROUP = "sarama-group";
@@ -159,7 +153,7 @@ function countsByPartition(records: { partition: number }[]): { [p: string]: num
 
 describe("Sarama (Go)", { timeout: 300_000 }, () => {
   let server: TestServer;
-  let buildDir = "";
+  let fixture: GoFixture | undefined;
   let seen: Seen;
   /** Derived from the producers' acknowledgements of the main topic. */
   let produced: Sent[];
@@ -169,39 +163,11 @@ describe("Sarama (Go)", { timeout: 300_000 }, () => {
 
   // Builds the fixture once, then runs the whole scenario once; the tests below check its parts.
   before(async () => {
-    if (!fs.existsSync(SARAMA_SRC)) {
-      throw new Error(`Sarama's Debian sources are missing (${SARAMA_SRC}): ${INSTALL}`);
-    }
-    buildDir = fs.mkdtempSync(path.join(os.tmpdir(), "oncedb-sarama-"));
-    const binary = path.join(buildDir, "sarama-fixture");
-    // GOPATH mode from Debian's packaged sources, offline; cgo for Sarama's zstd (libzstd).
-    const env: Record<string, string> = {
-      GO111MODULE: "off",
-      GOPATH: `${path.join(buildDir, "gopath")}:${GOCODE}`,
-      GOCACHE: path.join(buildDir, "gocache"),
-      GOENV: "off",
-      GOFLAGS: "",
-      GOPROXY: "off",
-      CGO_ENABLED: "1",
-    };
-    const started = Date.now();
-    // A file argument builds from any working directory (package "command-line-arguments").
-    const built = await run("go", ["build", "-p", "1", "-o", binary, path.join(FIXTURE_DIR, "main.go")], {
-      timeoutMs: 240_000,
-      env,
-    }).catch((err: Error) => {
-      throw new Error(`cannot run go (${err.message}): ${INSTALL}`);
-    });
-    if (built.code !== 0) {
-      throw new Error(
-        `go build of test/fixtures/sarama failed (exit ${built.code}; needs golang-go, ` +
-          `golang-github-shopify-sarama-dev and gcc for cgo): ${built.stderr}`,
-      );
-    }
-    console.log(`sarama fixture built in ${Date.now() - started} ms`);
+    // cgo for Sarama's zstd (libzstd).
+    fixture = await buildGoFixture("sarama", SARAMA_SRC, "golang-go golang-github-shopify-sarama-dev gcc");
 
     server = await startServer();
-    const { code, stdout, stderr } = await run(binary, [server.kafkaAddress], { timeoutMs: 200_000 });
+    const { code, stdout, stderr } = await run(fixture.binary, [server.kafkaAddress], { timeoutMs: 200_000 });
     if (code !== 0) throw new Error(`sarama scenario failed (exit ${code}): ${stderr}`);
     seen = JSON.parse(stdout.trim().split("\n").pop()!) as Seen;
     produced = seen.produced.filter((s) => s.topic === TOPIC);
@@ -212,7 +178,7 @@ describe("Sarama (Go)", { timeout: 300_000 }, () => {
 
   after(async () => {
     await server?.dispose();
-    if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
+    fixture?.dispose();
   });
 
   it("admin: cluster, CreateTopic (twice), ListTopics, DescribeTopics", () => {

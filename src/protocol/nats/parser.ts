@@ -168,16 +168,7 @@ export class NatsParser {
       if (d < 0 || d > 9) return false;
       total = total * 10 + d;
     }
-    if (total > this.payloadBytesMax) {
-      this.fail(
-        new NatsProtocolError(
-          NatsErr.maxPayload,
-          true,
-          `${total} bytes over max_payload ${this.payloadBytesMax}`,
-        ),
-      );
-      return true;
-    }
+    if (this.overPayloadLimit(total)) return true;
     this.awaiting = {
       subject: buf.toString("utf8", s, sp1),
       reply: sp2 < 0 ? undefined : buf.toString("utf8", sp1 + 1, sp2),
@@ -254,22 +245,26 @@ export class NatsParser {
       this.argError(withHeaders ? "HPUB" : "PUB", rest);
       return;
     }
-    if (total > this.payloadBytesMax) {
-      this.fail(
-        new NatsProtocolError(
-          NatsErr.maxPayload,
-          true,
-          `${total} bytes over max_payload ${this.payloadBytesMax}`,
-        ),
-      );
-      return;
-    }
+    if (this.overPayloadLimit(total)) return;
     this.awaiting = {
       subject: args[0]!,
       reply: args.length === sizes + 2 ? args[1] : undefined,
       headerBytes,
       totalBytes: total,
     };
+  }
+
+  /** An announced payload over max_payload fails the connection (before anything is read). */
+  private overPayloadLimit(total: number): boolean {
+    if (total <= this.payloadBytesMax) return false;
+    this.fail(
+      new NatsProtocolError(
+        NatsErr.maxPayload,
+        true,
+        `${total} bytes over max_payload ${this.payloadBytesMax}`,
+      ),
+    );
+    return true;
   }
 
   private argError(op: string, line: string): void {
