@@ -156,6 +156,16 @@ interface Seen {
     info_after_delete_err: string;
     delete_stream_again_err: string;
     publish_after_delete: PubAck;
+    push: {
+      subscribe: string[];
+      subscribe_err: string;
+      queue: string[];
+      queue_err: string;
+      queue_members: number;
+      ordered: string[];
+      ordered_err: string;
+      consumers_after: number;
+    };
   };
   start_ms: number;
   end_ms: number;
@@ -482,6 +492,29 @@ describe("nats.go (Go)", { timeout: 300_000 }, () => {
         assert.deepEqual(js.empty.msgs, []);
         assert.equal(js.empty.err, "nats: timeout");
         assert.ok(js.empty.ms >= 900 && js.empty.ms < 3000, `empty fetch took ${js.empty.ms} ms`);
+      });
+
+      it("push consumers: js.Subscribe, a durable QueueSubscribe of 2 members, an ordered consumer", () => {
+        const p = seen.jetstream.push;
+        assert.deepEqual([p.subscribe_err, p.queue_err, p.ordered_err], ["", "", ""]);
+        // The stream's 5 messages, in order, each once, under their own subjects.
+        assert.deepEqual(
+          p.subscribe.map((x) => Number(x.split(":")[0])),
+          [1, 2, 3, 4, 5],
+        );
+        assert.ok(
+          p.subscribe.every((x) => x.split(":")[1]!.startsWith("gojs.")),
+          p.subscribe.join(),
+        );
+        const byData = p.subscribe.map((x) => `${x.split(":")[0]}:${x.split(":").slice(2).join(":")}`);
+        assert.deepEqual(p.queue, [...byData].sort());
+        assert.ok(p.queue_members >= 1 && p.queue_members <= 2);
+        assert.deepEqual(
+          p.ordered,
+          p.subscribe.map((x) => x.split(":").slice(2).join(":")),
+        );
+        // The ephemeral consumers went with their subscriptions; the pull durable remains.
+        assert.equal(p.consumers_after, 1);
       });
 
       it("DeleteConsumer and DeleteStream; what is gone is not found", () => {

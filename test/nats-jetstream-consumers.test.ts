@@ -267,14 +267,55 @@ describe("JetStream pull consumers on the log", { timeout: 120_000 }, () => {
     assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
   });
 
-  it("refuses push consumers and unknown consumers clearly; deleting a stream deletes its consumers", async () => {
-    await assert.rejects(
-      jsm.consumers.add("JOBS", {
-        durable_name: "push",
-        deliver_subject: "out.x",
-        ack_policy: AckPolicy.Explicit,
+  it("push consumers deliver to their subject while something listens, one queue member each", async () => {
+    await jsm.streams.add({ name: "PUSH", subjects: ["push.>"] });
+    for (let i = 1; i <= 6; i++) await js.publish("push.x", `p${i}`);
+    await jsm.consumers.add("PUSH", {
+      durable_name: "pd",
+      deliver_subject: "deliver.pd",
+      deliver_group: "workers",
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: 60e9,
+    });
+    const got: string[] = [];
+    const members = [0, 1].map((i) =>
+      nc.subscribe("deliver.pd", {
+        queue: "workers",
+        callback: (_e, m) => {
+          got.push(`${i}:${m.subject}:${m.string()}`);
+          m.respond("+ACK");
+        },
       }),
-      /push consumers are not offered/,
+    );
+    await nc.flush();
+    const deadline = Date.now() + 5000;
+    while (got.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Each message once, to one member, under its own subject.
+    assert.deepEqual(
+      got.map((g) => g.split(":").slice(1).join(":")).sort(),
+      ["p1", "p2", "p3", "p4", "p5", "p6"].map((v) => `push.x:${v}`),
+    );
+    // New messages keep coming while they listen.
+    await js.publish("push.x", "p7");
+    while (got.length < 7 && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 7);
+    for (const m of members) m.unsubscribe();
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 300));
+    const info = await jsm.consumers.info("PUSH", "pd");
+    assert.deepEqual([info.ack_floor.stream_seq, info.num_ack_pending], [7, 0]);
+    // A pull on a push consumer is refused (409), as nats-server does.
+    const refused = await nc.request("$JS.API.CONSUMER.MSG.NEXT.PUSH.pd", JSON.stringify({ batch: 1 }), {
+      timeout: 2000,
+    });
+    assert.deepEqual([refused.headers?.code, refused.headers?.description], [409, "Consumer is push based"]);
+    await jsm.streams.delete("PUSH");
+  });
+
+  it("refuses what it does not offer and unknown consumers clearly; deleting a stream deletes its consumers", async () => {
+    await assert.rejects(
+      jsm.consumers.add("JOBS", { durable_name: "fc", flow_control: true, ack_policy: AckPolicy.Explicit }),
+      /flow control is for push consumers/,
     );
     await assert.rejects(jsm.consumers.info("JOBS", "nope"), /consumer not found/);
     assert.equal(await jsm.consumers.delete("JOBS", "slow"), true);

@@ -1,6 +1,8 @@
 /**
- * A JetStream pull consumer of a stream: clients ask for batches (`CONSUMER.MSG.NEXT`), get
- * messages with an ack subject each, and acknowledge them (`$JS.ACK...`). Acknowledgements are
+ * A JetStream consumer of a stream. Pull: clients ask for batches (`CONSUMER.MSG.NEXT`), get
+ * messages with an ack subject each, and acknowledge them (`$JS.ACK...`). Push (a
+ * deliver_subject): the same machinery with one standing request to that subject, present while
+ * something is subscribed there. Acknowledgements are
  * committed to the database (engine.recordConsumerAcks) before an ack that asked for
  * confirmation (a double ack) is answered, so an acknowledged message is never delivered again,
  * even after a crash; an unacknowledged one is delivered again after ack_wait (and after a
@@ -28,7 +30,7 @@ import { randomBytes } from "node:crypto";
 import type { Engine } from "../engine/engine.js";
 import { decodeRecords } from "../log/records.js";
 import { encodeHeaders } from "../messaging/headers.js";
-import { subjectMatches, subjectProblem } from "../messaging/subject.js";
+import { isValidPublishSubject, subjectMatches, subjectProblem } from "../messaging/subject.js";
 import { assert } from "../util/assert.js";
 
 /** nats-server's defaults. */
@@ -69,6 +71,11 @@ export interface ConsumerConfig {
   max_ack_pending: number;
   num_replicas: number;
   inactive_threshold?: number;
+  /** Push consumers: where messages go, the queue group there, the idle heartbeat (ns). */
+  deliver_subject?: string;
+  deliver_group?: string;
+  idle_heartbeat?: number;
+  flow_control?: boolean;
 }
 
 export class ConsumerConfigError extends Error {
@@ -99,8 +106,9 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
     bad("consumer name in subject does not match name in request", 10057);
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(resolved!))
     bad("consumer name may contain only ASCII letters, digits, '_' and '-'");
-  if (r.deliver_subject !== undefined && r.deliver_subject !== "")
-    bad("push consumers are not offered yet: use a pull consumer (no deliver_subject)");
+  const push = typeof r.deliver_subject === "string" && r.deliver_subject.length > 0;
+  if (push && !isValidPublishSubject(r.deliver_subject as string))
+    bad(`invalid deliver subject '${String(r.deliver_subject)}'`);
   const ackPolicy = (r.ack_policy ?? "explicit") as string;
   if (!["explicit", "none", "all"].includes(ackPolicy)) bad(`unknown ack_policy '${ackPolicy}'`);
   const deliver = (r.deliver_policy ?? "all") as string;
@@ -123,8 +131,11 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
   // mem_storage (ordered consumers ask for it) is taken and ignored: the state is in the database,
   // which is more than was asked.
   if (r.headers_only === true) bad("headers_only is not offered");
-  if (r.flow_control === true || r.idle_heartbeat)
-    bad("flow control and idle heartbeats are for push consumers");
+  // flow_control (ordered consumers ask for it) is taken: the server never sends flow-control
+  // requests, which the protocol allows; push consumers are paced by max_ack_pending instead.
+  if (r.flow_control === true && !push) bad("flow control is for push consumers");
+  if (!push && r.idle_heartbeat) bad("idle heartbeats are for push consumers", 10088);
+  if (!push && r.deliver_group) bad("deliver_group is for push consumers");
   const filters: string[] = [];
   if (typeof r.filter_subject === "string" && r.filter_subject.length > 0) filters.push(r.filter_subject);
   if (Array.isArray(r.filter_subjects))
@@ -155,6 +166,13 @@ export function normalizeConsumerConfig(raw: unknown, name: string | undefined):
   if (filters.length === 1) config.filter_subject = filters[0];
   else if (filters.length > 1) config.filter_subjects = filters;
   if (!durable) config.inactive_threshold = num(r.inactive_threshold, 5e9);
+  if (push) {
+    config.deliver_subject = r.deliver_subject as string;
+    if (typeof r.deliver_group === "string" && r.deliver_group.length > 0)
+      config.deliver_group = r.deliver_group;
+    if (typeof r.idle_heartbeat === "number" && r.idle_heartbeat > 0)
+      config.idle_heartbeat = r.idle_heartbeat;
+  }
   return config;
 }
 
@@ -304,13 +322,15 @@ export class PullConsumer {
       if (typeof b.idle_heartbeat === "number") heartbeatNs = b.idle_heartbeat;
     }
     const refused: [number, string] | null =
-      !Number.isSafeInteger(batch) || batch < 1
-        ? [400, "Bad Request"]
-        : batch > PULL_BATCH_MAX
-          ? [409, `Exceeded MaxRequestBatch of ${PULL_BATCH_MAX}`]
-          : this.waiting.length >= this.config.max_waiting
-            ? [409, "Exceeded MaxWaiting"]
-            : null;
+      this.config.deliver_subject !== undefined
+        ? [409, "Consumer is push based"]
+        : !Number.isSafeInteger(batch) || batch < 1
+          ? [400, "Bad Request"]
+          : batch > PULL_BATCH_MAX
+            ? [409, `Exceeded MaxRequestBatch of ${PULL_BATCH_MAX}`]
+            : this.waiting.length >= this.config.max_waiting
+              ? [409, "Exceeded MaxWaiting"]
+              : null;
     if (refused) {
       this.status(reply, ...refused);
       return;
@@ -352,18 +372,42 @@ export class PullConsumer {
     // ack_policy none: delivery is the acknowledgement; the floor is stored now and then.
     if (this.config.ack_policy === "none" && this.durable && this.ackFloor !== this.floorSaved)
       this.save(undefined);
+    this.standPush();
     if (this.waiting.length > 0) this.deliver();
   }
 
   /** New messages may be in the stream. */
   poke(): void {
+    this.standPush();
     if (this.waiting.length > 0) this.deliver();
+  }
+
+  /**
+   * A push consumer is a standing request to its deliver subject, there while something listens
+   * on it (nats-server delivers to interest only) and dropped when nothing does.
+   */
+  private standPush(): void {
+    const to = this.config.deliver_subject;
+    if (to === undefined || this.deleted || this.waiting.length > 0) return;
+    if (!this.host.engine.bus.hasInterest(to)) return;
+    this.lastActiveMs = Date.now();
+    this.waiting.push({
+      reply: to,
+      remaining: Number.MAX_SAFE_INTEGER,
+      remainingBytes: 0,
+      byteLimited: false,
+      expiresAtMs: Number.POSITIVE_INFINITY,
+      heartbeatMs: (this.config.idle_heartbeat ?? 0) / 1e6,
+      lastSentMs: Date.now(),
+    });
   }
 
   /** Ends every waiting request (the consumer or its stream is going away). */
   close(): void {
     this.deleted = true;
-    for (const r of this.waiting.splice(0)) this.status(r.reply, 409, "Consumer Deleted", r);
+    // Pullers are told; a push consumer's subscribers get nothing more (as from nats-server).
+    for (const r of this.waiting.splice(0))
+      if (r.reply !== this.config.deliver_subject) this.status(r.reply, 409, "Consumer Deleted", r);
     for (const w of this.saveWaiters.splice(0)) w();
   }
 
@@ -457,6 +501,7 @@ export class PullConsumer {
     req.remaining--;
     if (req.byteLimited) req.remainingBytes -= m.payload.length + (m.headers?.length ?? 0) + m.subject.length;
     req.lastSentMs = now;
+    this.lastActiveMs = now;
     // To the puller's inbox, under the message's own subject (as nats-server delivers).
     this.host.engine.bus.publish(req.reply, ack, m.headers, m.payload, undefined, m.subject);
   }

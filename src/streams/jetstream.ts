@@ -506,6 +506,8 @@ export class JetStream {
     }
     const c = new PullConsumer(this.consumerHost(cap.def), config, createdMs, durable, floor, []);
     cap.consumers.set(config.name, c);
+    // A push consumer starts delivering as soon as something listens on its subject.
+    setImmediate(() => c.poke());
     return c.info();
   }
 
