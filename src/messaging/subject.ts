@@ -58,7 +58,6 @@ export function isValidPublishSubject(s: string): boolean {
   }
   return tokenStart < n;
 }
-export const isValidSubscribeSubject = (s: string): boolean => subjectProblem(s, "subscribe") === null;
 
 /** Whether a subscription subject (with wildcards) matches a publish subject. Reference matcher. */
 export function subjectMatches(filter: string, subject: string): boolean {

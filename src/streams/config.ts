@@ -8,7 +8,7 @@
  * per-message or per-count limits (max_msgs, max_msgs_per_subject), mirrors and sources, and
  * more than one replica on this single node.
  */
-import { subjectMatches, subjectProblem } from "../messaging/subject.js";
+import { subjectProblem } from "../messaging/subject.js";
 
 /** nats-server's default duplicate_window: 2 minutes, in nanoseconds as the API has it. */
 export const DUPLICATE_WINDOW_NS_DEFAULT = 120e9;
@@ -201,7 +201,3 @@ export function tokensOverlap(x: readonly string[], y: readonly string[]): boole
     if (s !== "*" && t !== "*" && s !== t) return false;
   }
 }
-
-/** Whether a literal subject is captured by any of a stream's subjects. */
-export const capturedBy = (subjects: readonly string[], subject: string): boolean =>
-  subjects.some((f) => subjectMatches(f, subject));

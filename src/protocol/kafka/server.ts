@@ -6,6 +6,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import type { Engine } from "../../engine/engine.js";
+import { listenOn } from "../../util/listen.js";
 import type { BrokerAddress, KafkaAdapterConfig } from "./api.js";
 import { API_TABLE } from "./api-table.js";
 import { KafkaConnection } from "./connection.js";
@@ -45,14 +46,7 @@ export class KafkaServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address() as net.AddressInfo;
+    const addr = await listenOn(this.server, this.opts.host, this.opts.port);
     const host =
       this.opts.advertise?.host ??
       (addr.address === "0.0.0.0" || addr.address === "::" ? "127.0.0.1" : addr.address);

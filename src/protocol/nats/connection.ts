@@ -100,10 +100,6 @@ export class NatsConnection implements Subscriber, NatsOps {
     this.text(opts.info);
   }
 
-  get subscriptionCount(): number {
-    return this.sids.size;
-  }
-
   // --- NatsOps: what the client sends ---------------------------------------------------------
 
   connect(json: string): void {

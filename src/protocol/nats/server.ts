@@ -7,6 +7,7 @@ import crypto from "node:crypto";
 import net from "node:net";
 import type { Logger } from "pino";
 import type { MessageBus } from "../../messaging/bus.js";
+import { listenOn } from "../../util/listen.js";
 import { NatsConnection, type NatsLimits } from "./connection.js";
 import { NatsErr } from "./errors.js";
 
@@ -58,22 +59,11 @@ export class NatsServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address() as net.AddressInfo;
+    const addr = await listenOn(this.server, this.opts.host, this.opts.port);
     this.bound = { host: addr.address, port: addr.port };
     this.pinger = setInterval(() => this.pingAll(), this.opts.pingIntervalMs ?? NATS_PING_INTERVAL_MS);
     this.pinger.unref();
     return { ...this.bound };
-  }
-
-  get connectionCount(): number {
-    return this.connections.size;
   }
 
   private accept(socket: net.Socket): void {
