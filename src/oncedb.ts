@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import { Engine } from "./engine/engine.js";
 import type { ByteRateQuotaConfig } from "./engine/quota.js";
+import { HttpServer } from "./protocol/http/server.js";
 import { KafkaServer } from "./protocol/kafka/server.js";
 import { NatsServer } from "./protocol/nats/server.js";
 
@@ -26,6 +27,11 @@ export interface OnceDBOptions {
    * binds no port by surprise; the CLI's default is 127.0.0.1:4222.
    */
   nats?: ListenAddress | null;
+  /**
+   * HTTP listener (tables over REST, the Operations API, change subscriptions); null or absent
+   * turns it off, as for NATS. The CLI's default is 127.0.0.1:8080.
+   */
+  http?: ListenAddress | null;
   /** Largest Kafka request frame accepted (default 100 MiB). */
   kafkaFrameBytesMax?: number;
   logger?: Logger;
@@ -48,6 +54,7 @@ export interface OnceDBOptions {
 export interface BoundAddresses {
   kafka: string | null;
   nats: string | null;
+  http: string | null;
 }
 
 /** How long a graceful shutdown waits for in-flight requests before closing connections. */
@@ -58,6 +65,7 @@ export class OnceDB {
     readonly engine: Engine,
     private readonly kafka: KafkaServer | null,
     private readonly nats: NatsServer | null,
+    private readonly http: HttpServer | null,
     readonly addresses: BoundAddresses,
     private readonly logger: Logger | undefined,
   ) {}
@@ -76,7 +84,8 @@ export class OnceDB {
     });
     let kafka: KafkaServer | null = null;
     let nats: NatsServer | null = null;
-    const addresses: BoundAddresses = { kafka: null, nats: null };
+    let http: HttpServer | null = null;
+    const addresses: BoundAddresses = { kafka: null, nats: null, http: null };
     try {
       const k = opts.kafka === undefined ? { host: "127.0.0.1", port: 9092 } : opts.kafka;
       if (k) {
@@ -101,13 +110,19 @@ export class OnceDB {
         const bound = await nats.listen();
         addresses.nats = formatAddress(bound.host, bound.port);
       }
+      if (opts.http) {
+        http = new HttpServer({ engine, host: opts.http.host, port: opts.http.port, logger: opts.logger });
+        const bound = await http.listen();
+        addresses.http = formatAddress(bound.host, bound.port);
+      }
     } catch (err) {
       await kafka?.close();
       await nats?.close();
+      await http?.close();
       await engine.close();
       throw err;
     }
-    return new OnceDB(engine, kafka, nats, addresses, opts.logger);
+    return new OnceDB(engine, kafka, nats, http, addresses, opts.logger);
   }
 
   /**
@@ -117,6 +132,7 @@ export class OnceDB {
   async close(): Promise<void> {
     this.kafka?.stopAccepting();
     this.nats?.stopAccepting();
+    this.http?.stopAccepting();
     this.engine.quiesce();
     const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     while (!this.engine.store.writer.idle && Date.now() < deadline) {
@@ -124,6 +140,7 @@ export class OnceDB {
     }
     await this.kafka?.close();
     await this.nats?.close();
+    await this.http?.close();
     await this.engine.close();
     this.logger?.info("stopped");
   }

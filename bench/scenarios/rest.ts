@@ -4,7 +4,7 @@
  * OnceDB and HarperDB 4.7.29, each in its own process. HarperDB costs ~15 s to install an instance,
  * start and export its tables, so one instance (own root dir, loopback ports) serves every rest-*
  * scenario of a bench run and is stopped by PID when the run ends (bench/main.ts: stopSharedPeers).
- * Until OnceDB has an HTTP listener, only HarperDB is measured.
+ * OnceDB serves the same REST shape on its HTTP listener (src/protocol/http).
  */
 import { randomBytes } from "node:crypto";
 import { runMeteredPid } from "../harness/child.js";
@@ -78,9 +78,9 @@ type events @table(database: "bench", table: "events") @export {
 // ---------------------------------------------------------------------------------------------------
 // OnceDB-specific setup for the REST family. The load scripts speak HarperDB's REST shape: tables at
 // /items/ and /events/, PUT/GET /<table>/<id> with a JSON body, GET /<table>/?attr=value queries, and
-// subscriptions by WebSocket or SSE on the same paths. When OnceDB's HTTP listener lands, whatever it
-// needs to get there (creating the two tables with `grp` indexed, credentials, path prefix) goes here,
-// and only here. Seeding uses plain REST PUTs, which any such API takes.
+// subscriptions by WebSocket or SSE on the same paths. OnceDB serves that shape for every table; the
+// two tables are created through the Operations API (POST /, create_table) with the same attributes
+// as HarperDB's schema above, and seeded through plain REST PUTs.
 // ---------------------------------------------------------------------------------------------------
 async function oncedbRestSetup(
   _server: OnceServer,
@@ -95,6 +95,31 @@ async function oncedbRestSetup(
     eventsPath: "/events/",
     records: t.records,
   };
+  const tables = [
+    {
+      table: "items",
+      attributes: [
+        { name: "grp", type: "Int", indexed: true },
+        { name: "v", type: "String" },
+      ],
+    },
+    {
+      table: "events",
+      attributes: [
+        { name: "t", type: "Float" },
+        { name: "v", type: "String" },
+      ],
+    },
+  ];
+  for (const def of tables) {
+    const res = await fetch(`${ep.baseUrl}/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ operation: "create_table", primary_key: "id", ...def }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) throw new Error(`create_table ${def.table}: HTTP ${res.status} ${await res.text()}`);
+  }
   if (seed) await seedByPut(ep, t.records);
   return ep;
 }

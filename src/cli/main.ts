@@ -116,11 +116,7 @@ program
       const kafka = parseListen(opts.kafka, "--kafka");
       const advertise = opts.advertise ? parseListen(opts.advertise, "--advertise") : null;
       const nats = parseListen(opts.nats, "--nats");
-      if (parseListen(opts.http, "--http"))
-        logger.info(
-          { flag: "--http", value: opts.http },
-          "--http accepted but ignored: this build has no such listener yet",
-        );
+      const http = parseListen(opts.http, "--http");
       const partitions = Number(opts.partitions);
       if (!Number.isInteger(partitions) || partitions < 1)
         throw new Error(`--partitions must be a positive integer`);
@@ -128,6 +124,7 @@ program
         dataDir: opts.data,
         kafka,
         nats,
+        http,
         kafkaAdvertise: advertise ?? undefined,
         kafkaFrameBytesMax: Number(opts.frameMaxBytes),
         autoCreateTopics: opts.autoCreateTopics,
@@ -170,7 +167,7 @@ program
         pid: process.pid,
         kafka: db.addresses.kafka,
         nats: db.addresses.nats,
-        http: null,
+        http: db.addresses.http,
         data: opts.data,
         msg: "ready",
       })}\n`,

@@ -26,6 +26,7 @@ import type { WriteOp } from "../storage/sql.js";
 import { Store } from "../storage/store.js";
 import type { StorageError } from "../storage/writer.js";
 import { JetStream } from "../streams/jetstream.js";
+import { Tables } from "../tables/tables.js";
 import { TransactionCoordinator } from "../txn/coordinator.js";
 import type { PendingOffset, TxnHost } from "../txn/types.js";
 import { assert } from "../util/assert.js";
@@ -173,6 +174,25 @@ export interface ConsumerDefinition {
   readonly acked: readonly number[];
 }
 
+/** A database table as the engine stores it; src/tables owns the config's format and meaning. */
+export interface TableDefinition {
+  readonly name: string;
+  /** The table's number in db_rows/db_index; never reused. */
+  readonly tbl: number;
+  /** The topic holding its change records (partition 0); the same name. */
+  readonly topic: string;
+  readonly config: string;
+  readonly createdMs: number;
+}
+
+/** A table's change topic is written by the table only, and keeps its one partition. */
+function tableTopicError(name: string): EngineError {
+  return new EngineError(
+    "POLICY_VIOLATION",
+    `topic ${name} holds the changes of table ${name}: write rows through the table, drop the table to delete it`,
+  );
+}
+
 /** A stream as the engine stores it; src/streams owns the config's format and meaning. */
 export interface StreamDefinition {
   readonly name: string;
@@ -200,8 +220,12 @@ export class Engine extends EventEmitter {
   readonly bus = new MessageBus();
   /** JetStream-style streams on the log, answering JetStream's API on the bus (src/streams). */
   readonly jetstream: JetStream;
+  /** Database tables: records, indexes, queries and change subscriptions (src/tables). */
+  readonly tables: Tables;
   private readonly topics = new Map<string, Topic>();
   private readonly streamDefs = new Map<string, StreamDefinition>();
+  private readonly tableDefs = new Map<string, TableDefinition>();
+  private nextTbl = 1;
   private consumerDefs: ConsumerDefinition[] = [];
   /** The same topics by their uuid (Kafka's topic id, KIP-516): clients may name a topic by it. */
   private readonly topicsByUuid = new Map<string, Topic>();
@@ -238,6 +262,7 @@ export class Engine extends EventEmitter {
     });
     store.writer.onFailure = (err) => this.onStorageFailure(err);
     this.jetstream = new JetStream(this);
+    this.tables = new Tables(this);
   }
 
   private txnHost(): TxnHost {
@@ -380,6 +405,20 @@ export class Engine extends EventEmitter {
       acked: acks.get(`${stream}\u0000${name}`) ?? [],
     }));
     this.emit("streams-changed");
+    this.tableDefs.clear();
+    for (const [name, tbl, topic, config, createdMs] of db
+      .prepare(
+        "SELECT d.name, d.tbl, t.name, d.config, d.created_ms FROM db_tables d JOIN topics t ON t.id = d.topic_id",
+      )
+      .raw(true)
+      .all() as [string, number, string, string, number][])
+      this.tableDefs.set(name, { name, tbl, topic, config, createdMs });
+    const maxTbl = db
+      .prepare("SELECT MAX(tbl) FROM (SELECT tbl FROM db_tables UNION ALL SELECT tbl FROM db_dropped)")
+      .pluck(true)
+      .get() as number | null;
+    this.nextTbl = Math.max(this.nextTbl, (maxTbl ?? 0) + 1);
+    this.emit("tables-changed");
   }
 
   private onStorageFailure(err: StorageError): void {
@@ -623,6 +662,94 @@ export class Engine extends EventEmitter {
     return this.deleteTopic(name);
   }
 
+  // ---------------------------------------------------------------- database tables
+
+  /** Every table's definition (src/tables gives them meaning). */
+  tableDefinitions(): TableDefinition[] {
+    return [...this.tableDefs.values()];
+  }
+
+  tableDefinition(name: string): TableDefinition | undefined {
+    return this.tableDefs.get(name);
+  }
+
+  /**
+   * Creates a table: its one-partition change topic of the same name and its row in db_tables,
+   * in one commit. `config` is opaque here (src/tables owns its format); `topicConfigs` are the
+   * change topic's Kafka configs.
+   */
+  async createTableDefinition(
+    name: string,
+    config: string,
+    topicConfigs: Readonly<Record<string, string>>,
+  ): Promise<TableDefinition> {
+    const createdMs = this.clock.nowMs();
+    let def: TableDefinition | undefined;
+    await this.newTopic(name, 1, topicConfigs, false, (topic) => {
+      def = { name, tbl: this.nextTbl++, topic: name, config, createdMs };
+      this.tableDefs.set(name, def);
+      return [["insertDbTable", [name, def.tbl, topic.id, config, createdMs]]];
+    });
+    assert(def, "newTopic calls extraOps before it resolves");
+    this.emit("tables-changed");
+    return def;
+  }
+
+  /**
+   * Drops a table and its change topic. Its rows and index entries are reclaimed afterwards in
+   * bounded chunks (db_dropped), so dropping a big table never stalls other commits.
+   */
+  async dropTableDefinition(name: string): Promise<void> {
+    const def = this.tableDefs.get(name);
+    if (!def) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `table ${name} does not exist`);
+    this.tableDefs.delete(name);
+    this.emit("tables-changed");
+    await this.deleteTopicNow(name, [
+      ["deleteDbTable", [name]],
+      ["insertDbDropped", [def.tbl]],
+    ]);
+  }
+
+  /**
+   * Appends a table's change batch together with the row writes it describes (`ops`), in one
+   * commit: a row and its change record are durable together or not at all.
+   */
+  appendTableChange(
+    def: TableDefinition,
+    batch: Buffer,
+    ops: (baseOffset: number) => WriteOp[],
+  ): Promise<AppendResult> {
+    if (this.tableDefs.get(def.name) !== def)
+      return Promise.reject(
+        new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `table ${def.name} does not exist`),
+      );
+    const p = this.topics.get(def.topic)?.partitions[0];
+    assert(p, `table ${def.name} has no change partition`);
+    return this.appendTo(p, batch, ops);
+  }
+
+  /** One chunk of reclaiming dropped tables' rows; false when there is nothing left. */
+  async reclaimDroppedTableChunk(chunkRows: number): Promise<boolean> {
+    const tbl = this.store.reader.prepare("SELECT tbl FROM db_dropped LIMIT 1").pluck(true).get() as
+      | number
+      | undefined;
+    if (tbl === undefined) return false;
+    const count = (sql: string) =>
+      this.store.reader
+        .prepare(sql)
+        .pluck(true)
+        .get(tbl, chunkRows + 1) as number;
+    const rowsLeft = count("SELECT COUNT(*) FROM (SELECT 1 FROM db_rows WHERE tbl = ? LIMIT ?)");
+    const indexLeft = count("SELECT COUNT(*) FROM (SELECT 1 FROM db_index WHERE tbl = ? LIMIT ?)");
+    const ops: WriteOp[] = [
+      ["deleteDbRowsChunk", [tbl, tbl, chunkRows]],
+      ["deleteDbIndexChunk", [tbl, chunkRows]],
+    ];
+    if (rowsLeft <= chunkRows && indexLeft <= chunkRows) ops.push(["deleteDbDropped", [tbl]]);
+    await this.submit(ops);
+    return true;
+  }
+
   private addPartitions(topic: Topic, count: number, ops: WriteOp[]): void {
     for (let i = 0; i < count; i++) {
       const p = new Partition(this.nextPartitionId++, topic.name, topic.partitions.length, 0, 0, 0);
@@ -643,6 +770,7 @@ export class Engine extends EventEmitter {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     if (this.streamDefs.has(name)) throw streamTopicError(name);
+    if (this.tableDefs.has(name)) throw tableTopicError(name);
     const have = topic.partitions.length;
     if (totalCount <= have) {
       throw new EngineError(
@@ -666,6 +794,11 @@ export class Engine extends EventEmitter {
   }
 
   async deleteTopic(name: string): Promise<void> {
+    if (this.tableDefs.has(name)) throw tableTopicError(name);
+    await this.deleteTopicNow(name, []);
+  }
+
+  private async deleteTopicNow(name: string, extraOps: readonly WriteOp[]): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     this.topics.delete(name);
@@ -673,10 +806,7 @@ export class Engine extends EventEmitter {
     this.partitionCount -= topic.partitions.length;
     // The stream's row goes with its topic (ON DELETE CASCADE).
     const wasStream = this.streamDefs.delete(name);
-    const ops: WriteOp[] = [
-      ["deleteTopic", [topic.id]],
-      ["deleteTopicGroupOffsets", [name]],
-    ];
+    const ops: WriteOp[] = [...extraOps, ["deleteTopic", [topic.id]], ["deleteTopicGroupOffsets", [name]]];
     for (const p of topic.partitions) {
       p.deleted = true;
       p.wake();
@@ -764,6 +894,17 @@ export class Engine extends EventEmitter {
         new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${topicName}-${partitionIndex}`),
       );
     }
+    if (this.tableDefs.has(topicName)) return Promise.reject(tableTopicError(topicName));
+    return this.appendTo(p, records, null);
+  }
+
+  private appendTo(
+    p: Partition,
+    records: Buffer,
+    extraOps: ((baseOffset: number) => WriteOp[]) | null,
+  ): Promise<AppendResult> {
+    const topic = this.topics.get(p.topic);
+    assert(topic, `partition of unknown topic ${p.topic}`);
     const check = checkProducedBatch(records, topic.effective.maxMessageBytes);
     if (!check.ok) return Promise.reject(new EngineError(check.error, check.message));
     const h = check.header;
@@ -783,6 +924,7 @@ export class Engine extends EventEmitter {
     const { op, transfer } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
     const ops: WriteOp[] =
       verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
+    if (extraOps) for (const extra of extraOps(baseOffset)) ops.push(extra);
     return this.submit(ops, [transfer], h.sizeBytes).then(() => {
       p.advanceHighWatermark(lastOffset + 1);
       return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };

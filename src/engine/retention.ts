@@ -1,7 +1,7 @@
 /**
  * Retention: deletes the oldest whole batches of a partition when they are older than
  * `retention.ms` or the partition is larger than `retention.bytes` (Kafka's topic configs),
- * and reclaims the batches of deleted topics.
+ * and reclaims the batches of deleted topics and the rows of dropped tables.
  *
  * Every step is a bounded chunk (RETENTION_CHUNK_BATCHES batches per commit) so that a big
  * delete never holds the writer long enough to stall produce acknowledgements: produce
@@ -11,6 +11,8 @@ import type { Engine } from "./engine.js";
 
 /** Batches deleted per commit: ~100 KB batches make this ~6 MB of pages freed per commit. */
 export const RETENTION_CHUNK_BATCHES = 64;
+/** Rows (and index entries) of a dropped table deleted per commit. */
+export const DROPPED_TABLE_CHUNK_ROWS = 2000;
 /** Upper bound on chunks per partition per pass, so one pass cannot run unbounded. */
 export const RETENTION_CHUNKS_PER_PASS_MAX = 10_000;
 
@@ -77,6 +79,9 @@ export class Retention {
   private async pass(): Promise<void> {
     for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
       if (!(await this.engine.reclaimDeletedChunk(RETENTION_CHUNK_BATCHES))) break;
+    }
+    for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
+      if (!(await this.engine.reclaimDroppedTableChunk(DROPPED_TABLE_CHUNK_ROWS))) break;
     }
     await this.engine.expireProducers();
     const now = this.engine.clock.nowMs();

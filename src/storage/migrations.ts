@@ -35,6 +35,18 @@
  *                   src/streams) and its ack floor (every stream sequence <= it is acknowledged).
  *   consumer_acks   sequences above the floor acknowledged out of order. Both cascade from the
  *                   stream, so deleting a stream or its topic deletes its consumers.
+ *
+ * Layout (version 5, database tables; see src/tables/README.md):
+ *   db_tables       a user table: its number (`tbl` below), its change topic (one partition whose
+ *                   records are the table's row changes) and its definition (JSON, owned by
+ *                   src/tables).
+ *   db_rows         one row per record: its primary key as text, the record as JSON text, and
+ *                   `version`, the change topic offset of the write that left it so. A row and
+ *                   its change record are written in the same commit.
+ *   db_index        secondary indexes: one entry per (indexed attribute, value, record); array
+ *                   values have an entry per element.
+ *   db_dropped      dropped tables whose rows and index entries are still being reclaimed, a
+ *                   bounded chunk per commit (as deleted_partitions). Table numbers are never reused.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -155,5 +167,31 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (stream, name, seq),
     FOREIGN KEY (stream, name) REFERENCES consumers (stream, name) ON DELETE CASCADE
   ) WITHOUT ROWID;
+  `,
+  `
+  CREATE TABLE db_tables (
+    name TEXT PRIMARY KEY,
+    tbl INTEGER NOT NULL UNIQUE,
+    topic_id INTEGER NOT NULL UNIQUE REFERENCES topics (id),
+    config TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE db_rows (
+    tbl INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (tbl, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE db_index (
+    tbl INTEGER NOT NULL,
+    attr TEXT NOT NULL,
+    value ANY,
+    id TEXT NOT NULL,
+    PRIMARY KEY (tbl, attr, value, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE db_dropped (
+    tbl INTEGER PRIMARY KEY
+  );
   `,
 ];

@@ -72,6 +72,20 @@ export const WRITE_SQL = {
   insertConsumerAck: "INSERT OR IGNORE INTO consumer_acks (stream, name, seq) VALUES (?, ?, ?)",
   setConsumerAckFloor: "UPDATE consumers SET ack_floor = ? WHERE stream = ? AND name = ?",
   deleteConsumerAcksTo: "DELETE FROM consumer_acks WHERE stream = ? AND name = ? AND seq <= ?",
+  insertDbTable: "INSERT INTO db_tables (name, tbl, topic_id, config, created_ms) VALUES (?, ?, ?, ?, ?)",
+  deleteDbTable: "DELETE FROM db_tables WHERE name = ?",
+  /** Dropping a table: its rows and index entries, a bounded chunk per commit (retention's way). */
+  deleteDbRowsChunk:
+    "DELETE FROM db_rows WHERE tbl = ? AND id IN (SELECT id FROM db_rows WHERE tbl = ? LIMIT ?)",
+  deleteDbIndexChunk: `DELETE FROM db_index WHERE (tbl, attr, value, id) IN
+    (SELECT tbl, attr, value, id FROM db_index WHERE tbl = ? LIMIT ?)`,
+  insertDbDropped: "INSERT INTO db_dropped (tbl) VALUES (?)",
+  deleteDbDropped: "DELETE FROM db_dropped WHERE tbl = ?",
+  upsertDbRow: `INSERT INTO db_rows (tbl, id, doc, version) VALUES (?, ?, ?, ?)
+    ON CONFLICT (tbl, id) DO UPDATE SET doc = excluded.doc, version = excluded.version`,
+  deleteDbRow: "DELETE FROM db_rows WHERE tbl = ? AND id = ?",
+  insertDbIndex: "INSERT OR IGNORE INTO db_index (tbl, attr, value, id) VALUES (?, ?, ?, ?)",
+  deleteDbIndex: "DELETE FROM db_index WHERE tbl = ? AND attr = ? AND value = ? AND id = ?",
 } as const;
 
 export type WriteSqlName = keyof typeof WRITE_SQL;

@@ -21,6 +21,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Start the NATS listener too (on a free port; `natsAddress` says which). */
   nats?: boolean;
+  /** Start the HTTP listener too (on a free port; `httpAddress` / `httpUrl` say which). */
+  http?: boolean;
 }
 
 export class TestServer {
@@ -30,6 +32,8 @@ export class TestServer {
   kafkaPort = 0;
   natsAddress = "";
   natsPort = 0;
+  httpAddress = "";
+  httpPort = 0;
   readonly logLines: string[] = [];
   private exitPromise: Promise<number | null> | null = null;
 
@@ -42,6 +46,7 @@ export class TestServer {
     const kafka = this.kafkaPort ? `127.0.0.1:${this.kafkaPort}` : "127.0.0.1:0";
     // A restart keeps the NATS port too, so clients reconnect to the same address.
     const nats = this.opts.nats ? `127.0.0.1:${this.natsPort}` : "off";
+    const http = this.opts.http ? `127.0.0.1:${this.httpPort}` : "off";
     const args = [
       CLI_PATH,
       "serve",
@@ -52,7 +57,7 @@ export class TestServer {
       "--nats",
       nats,
       "--http",
-      "off",
+      http,
     ];
     const proc = spawn(process.execPath, [...args, ...(this.opts.args ?? [])], {
       env: { ...process.env, ...this.opts.env },
@@ -86,6 +91,10 @@ export class TestServer {
       this.natsAddress = String(ready.nats);
       this.natsPort = Number(this.natsAddress.split(":").pop());
     }
+    if (this.opts.http) {
+      this.httpAddress = String(ready.http);
+      this.httpPort = Number(this.httpAddress.split(":").pop());
+    }
     return ready;
   }
 
@@ -97,6 +106,11 @@ export class TestServer {
     const code = await this.exitPromise;
     this.proc = null;
     return code;
+  }
+
+  /** Base URL of the HTTP listener, e.g. http://127.0.0.1:40123 (no trailing slash). */
+  get httpUrl(): string {
+    return `http://${this.httpAddress}`;
   }
 
   kill(): Promise<number | null> {

@@ -1,0 +1,126 @@
+/**
+ * The HTTP listener (fastify): tables over REST in HarperDB's shape (rest.ts), HarperDB's
+ * Operations API on `POST /` (operations.ts), and change subscriptions over WebSocket and
+ * Server-Sent Events (subscriptions.ts). A thin layer over `engine.tables`: it parses requests,
+ * maps errors to status codes, and writes responses.
+ *
+ * Errors are JSON objects `{"error": "..."}` with a 4xx status for what the client did wrong,
+ * and 503 when storage failed (the write may be retried).
+ */
+import websocket from "@fastify/websocket";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from "fastify";
+import type { Logger } from "pino";
+import type { Engine } from "../../engine/engine.js";
+import { EngineError } from "../../engine/errors.js";
+import { TableError, type TableErrorCode } from "../../tables/errors.js";
+import { TableLimits } from "../../tables/tables.js";
+import { registerOperations } from "./operations.js";
+import { registerRest } from "./rest.js";
+import { SubscriptionHub } from "./subscriptions.js";
+
+/** Largest request body: one call's writes (TableLimits.writeBytesPerCallMax) plus JSON framing. */
+export const HTTP_BODY_BYTES_MAX = TableLimits.writeBytesPerCallMax + 1024 * 1024;
+/** Open HTTP connections at once (keep-alive, SSE and WebSocket included). */
+export const HTTP_CONNECTIONS_MAX = 10_000;
+/** Idle keep-alive connections are closed after this long (Node's default is 5 s). */
+export const HTTP_KEEP_ALIVE_MS = 60_000;
+
+export interface HttpServerOptions {
+  engine: Engine;
+  host: string;
+  port: number;
+  logger?: Logger;
+}
+
+const STATUS_OF: Record<TableErrorCode, number> = {
+  TABLE_NOT_FOUND: 404,
+  RECORD_NOT_FOUND: 404,
+  EXISTS: 409,
+  INVALID: 400,
+  LIMIT: 413,
+};
+
+/** Sends an error as `{"error": message}` with the status its cause calls for. */
+export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof TableError) return reply.code(STATUS_OF[err.code]).send({ error: err.message });
+  if (err instanceof EngineError) {
+    if (err.code === "KAFKA_STORAGE_ERROR")
+      return reply.code(503).header("retry-after", "1").send({ error: err.message });
+    if (err.code === "UNKNOWN_TOPIC_OR_PARTITION") return reply.code(404).send({ error: err.message });
+    return reply.code(400).send({ error: err.message });
+  }
+  const fe = err as FastifyError;
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500)
+    return reply.code(fe.statusCode).send({ error: fe.message });
+  reply.log.error({ err: (err as Error).message }, "request failed");
+  return reply.code(500).send({ error: `internal error: ${(err as Error).message}` });
+}
+
+export class HttpServer {
+  private readonly app: FastifyInstance;
+  private readonly hub: SubscriptionHub;
+  private accepting = true;
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.app = Fastify({
+      // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's type the default one.
+      loggerInstance: opts.logger as FastifyBaseLogger | undefined,
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: HTTP_BODY_BYTES_MAX,
+      keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
+      maxRequestsPerSocket: 0,
+      // Queries are HarperDB's URL language (tables/query.ts), not key=value pairs: rest.ts reads
+      // the raw query string, so fastify's parser has nothing to do.
+      // Record ids may hold any character (percent-encoded, 3 bytes each at most).
+      routerOptions: {
+        querystringParser: () => ({}),
+        maxParamLength: TableLimits.keyBytesMax * 3 + 64,
+      },
+    });
+    this.app.server.maxConnections = HTTP_CONNECTIONS_MAX;
+    this.hub = new SubscriptionHub(opts.engine.tables, opts.logger);
+    this.app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+    this.app.setNotFoundHandler((req, reply) =>
+      reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }),
+    );
+    this.app.addHook("onRequest", async (_req, reply) => {
+      if (!this.accepting) {
+        reply.header("connection", "close");
+        return reply.code(503).send({ error: "server is shutting down" });
+      }
+    });
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await this.app.register(websocket, {
+      options: { maxPayload: 64 * 1024 },
+    });
+    await this.app.register(async (scope) => {
+      registerOperations(scope, this.opts.engine);
+      registerRest(scope, this.opts.engine, this.hub);
+    });
+    await this.app.listen({ host: this.opts.host, port: this.opts.port });
+    const addr = this.app.server.address();
+    if (!addr || typeof addr === "string") throw new Error("HTTP listener has no address");
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Refuses new requests (503) and stops accepting connections; subscriptions end. */
+  stopAccepting(): void {
+    this.accepting = false;
+    this.hub.closeAll();
+    this.app.server.close();
+  }
+
+  async close(): Promise<void> {
+    this.accepting = false;
+    this.hub.closeAll();
+    await this.app.close();
+  }
+}
