@@ -2,7 +2,8 @@
  * HarperDB's Operations API on `POST /` (HarperDB serves it on a port of its own; OnceDB on the
  * one HTTP listener): a JSON body naming an `operation`. Answers have HarperDB's shapes.
  * Supported: create_table, drop_table, describe_table, describe_all, describe_database, insert,
- * upsert, update, delete, search_by_id, search_by_value, search_by_conditions. Anything else is
+ * upsert, update, delete, search_by_id, search_by_value, search_by_conditions, sql (src/tables/sql.ts:
+ * SELECT, INSERT, UPDATE, DELETE on one table with AND-ed conditions). Anything else is
  * answered 400 with the list. Tables live in one database, `data` (HarperDB's default); naming
  * another is refused rather than silently merged.
  */
@@ -10,6 +11,7 @@ import type { FastifyInstance } from "fastify";
 import type { Engine } from "../../engine/engine.js";
 import { TableError } from "../../tables/errors.js";
 import { type Condition, EMPTY_QUERY, type Op, type Query, type Scalar } from "../../tables/query.js";
+import { parseSql, runSql } from "../../tables/sql.js";
 import type { RowWrite, TableInfo, Tables } from "../../tables/tables.js";
 
 export const DATABASE = "data";
@@ -27,6 +29,7 @@ const OPERATIONS = [
   "search_by_id",
   "search_by_value",
   "search_by_conditions",
+  "sql",
 ] as const;
 
 type Body = Record<string, unknown>;
@@ -275,6 +278,11 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
             : [];
         const { json } = tables.query(table, { conditions: conds, offset, limit, sort, ...selection(body) });
         return reply.type("application/json; charset=utf-8").send(json);
+      }
+      case "sql": {
+        const stmt = parseSql(str(body, "sql"));
+        if (stmt.kind !== "select") writable();
+        return runSql(tables, stmt);
       }
       default:
         throw new TableError(
