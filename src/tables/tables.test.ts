@@ -155,6 +155,58 @@ describe("tables", () => {
     }
   });
 
+  it("a subscription resumes after a version from the change topic, or starts over when it cannot", async () => {
+    const e = await Engine.open({ dataDir: tmpDir() });
+    try {
+      const t = e.tables;
+      await t.create("ev");
+      await t.put("ev", "a", { n: 1 }); // 0
+      await t.put("ev", "b", { n: 1 }); // 1
+      await t.patch("ev", "a", { n: 2 }); // 2
+      await t.delete("ev", "b"); // 3
+      const live: ChangeEvent[] = [];
+      const all = t.subscribe("ev", undefined, (ev) => live.push(ev), { afterVersion: 0 });
+      assert.equal(all.resumed, true);
+      assert.deepEqual(all.snapshot, []);
+      assert.deepEqual(
+        all.backlog.map((ev) => [ev.version, ev.id, ev.type, ev.value]),
+        [
+          [1, "b", "put", '{"n":1,"id":"b"}'],
+          [2, "a", "patch", '{"n":2,"id":"a"}'],
+          [3, "b", "delete", null],
+        ],
+      );
+      const one = t.subscribe("ev", "a", () => {}, { afterVersion: 0 });
+      assert.deepEqual(
+        one.backlog.map((ev) => ev.version),
+        [2],
+      );
+      await t.put("ev", "c", { n: 1 });
+      assert.deepEqual(
+        live.map((ev) => ev.version),
+        [4],
+        "live events follow the backlog without a gap or a repeat",
+      );
+      const upToDate = t.subscribe("ev", undefined, () => {}, { afterVersion: 4 });
+      assert.equal(upToDate.resumed, true);
+      assert.deepEqual(upToDate.backlog, []);
+      // A version from the future, or one whose changes retention deleted: a fresh snapshot.
+      const future = t.subscribe("ev", undefined, () => {}, { afterVersion: 99 });
+      assert.equal(future.resumed, false);
+      assert.deepEqual(
+        future.snapshot.map((r) => r.id),
+        ["a", "c"],
+      );
+      await e.deleteRecords("ev", 0, 3);
+      const gone = t.subscribe("ev", undefined, () => {}, { afterVersion: 0 });
+      assert.equal(gone.resumed, false);
+      assert.equal(gone.highWatermark, 5);
+      for (const s of [all, one, upToDate, future, gone]) s.close();
+    } finally {
+      await e.close();
+    }
+  });
+
   it("drop_table removes the table and its topic; its rows are reclaimed; state survives a reopen", async () => {
     const dir = tmpDir();
     let e = await Engine.open({ dataDir: dir, retentionCheckIntervalMs: 3_600_000 });

@@ -22,7 +22,7 @@ import { randomUUID } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
 import type { Engine, TableDefinition } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
-import { encodeBatch, type RecordInput } from "../log/records.js";
+import { decodeRecords, encodeBatch, type RecordInput } from "../log/records.js";
 import { encodeHeaders } from "../messaging/headers.js";
 import { isValidPublishSubject } from "../messaging/subject.js";
 import type { SqlParam, WriteOp } from "../storage/sql.js";
@@ -65,6 +65,9 @@ export const TableLimits = {
   /** Live subscriptions, all tables together. */
   subscriptionsMax: 100_000,
 } as const;
+
+/** Bytes of change batches read per step when a subscription resumes. */
+const RESUME_READ_BYTES = 1024 * 1024;
 
 /** Row changes are published on the bus under `$DB.<table>.<id>`. */
 export const DB_SUBJECT_PREFIX = "$DB";
@@ -136,8 +139,17 @@ interface TableState {
 }
 
 export interface Subscription {
-  /** Records current at subscription time, in primary key order (JSON text). */
+  /**
+   * Records current at subscription time, in primary key order (JSON text); empty when the
+   * subscription resumed.
+   */
   readonly snapshot: readonly { readonly id: string; readonly value: string; readonly version: number }[];
+  /** When resuming (`afterVersion`): every change after that version up to now, in order. */
+  readonly backlog: readonly ChangeEvent[];
+  /** Whether it resumed from `afterVersion` (false: it started from the snapshot instead). */
+  readonly resumed: boolean;
+  /** Changes below this version are in the snapshot or the backlog; live events start here. */
+  readonly highWatermark: number;
   close(): void;
 }
 
@@ -662,18 +674,29 @@ export class Tables {
    * records current now (the one record, or every record of the table); `listener` then gets
    * every later change, each once, in commit order.
    */
-  subscribe(table: string, id: unknown, listener: Listener): Subscription {
+  subscribe(
+    table: string,
+    id: unknown,
+    listener: Listener,
+    opts: { afterVersion?: number } = {},
+  ): Subscription {
     const st = this.state(table);
     if (this.subscriptions >= TableLimits.subscriptionsMax)
       throw new TableError("LIMIT", `more than ${TableLimits.subscriptionsMax} subscriptions`);
     const p = this.engine.partition(st.def.topic, 0);
     assert(p, `table ${table} has no change partition`);
     const hw = p.highWatermark;
+    const key = id === undefined ? undefined : this.keyFor(st, id);
     const snapshot: { id: string; value: string; version: number }[] = [];
+    const backlog =
+      opts.afterVersion === undefined ? undefined : this.changesSince(st, key, opts.afterVersion + 1, hw);
     let listeners: Set<Listener>;
     let mapKey: string;
     let map: Map<string, Set<Listener>>;
-    if (id === undefined) {
+    if (backlog !== undefined) {
+      map = key === undefined ? this.tableListeners : this.recordListeners;
+      mapKey = key === undefined ? table : `${table}\u0000${key}`;
+    } else if (key === undefined) {
       const count = this.sql("SELECT COUNT(*) FROM (SELECT 1 FROM db_rows WHERE tbl = ? LIMIT ?)")
         .pluck(true)
         .get(st.def.tbl, TableLimits.replayRowsMax + 1) as number;
@@ -691,7 +714,6 @@ export class Tables {
       map = this.tableListeners;
       mapKey = table;
     } else {
-      const key = this.keyFor(st, id);
       const row = this.sql("SELECT doc, version FROM db_rows WHERE tbl = ? AND id = ?")
         .raw(true)
         .get(st.def.tbl, key) as [string, number] | undefined;
@@ -706,6 +728,9 @@ export class Tables {
     let closed = false;
     return {
       snapshot,
+      backlog: backlog ?? [],
+      resumed: backlog !== undefined,
+      highWatermark: hw,
       close: () => {
         if (closed) return;
         closed = true;
@@ -714,6 +739,50 @@ export class Tables {
         if (listeners.size === 0 && map.get(mapKey) === listeners) map.delete(mapKey);
       },
     };
+  }
+
+  /**
+   * The changes with version in [from, to) read from the change topic (for one record, or all),
+   * or undefined when they cannot all be read: retention already deleted some, or there are more
+   * than a table replay's worth (the caller then starts from a snapshot instead).
+   */
+  private changesSince(
+    st: TableState,
+    key: string | undefined,
+    from: number,
+    to: number,
+  ): ChangeEvent[] | undefined {
+    const p = this.engine.partition(st.def.topic, 0);
+    assert(p, `table ${st.def.name} has no change partition`);
+    if (from < p.logStartOffset || from > to) return undefined;
+    const out: ChangeEvent[] = [];
+    let next = from;
+    let examined = 0;
+    while (next < to) {
+      const batches = this.engine.readBatchesNow(st.def.topic, 0, next, RESUME_READ_BYTES);
+      if (batches.length === 0) return undefined;
+      for (const b of batches) {
+        const records = decodeRecords(b);
+        if (!records) return undefined;
+        for (const r of records) {
+          if (r.offset < next || r.offset >= to) continue;
+          next = r.offset + 1;
+          if (++examined > TableLimits.replayRowsMax) return undefined;
+          const id = r.key?.toString("utf8") ?? "";
+          if (key !== undefined && id !== key) continue;
+          const op = r.headers.find((h) => h.key === "op")?.value?.toString("utf8");
+          out.push({
+            table: st.def.name,
+            type: op === "delete" ? "delete" : op === "patch" ? "patch" : "put",
+            id,
+            value: r.value === null ? null : r.value.toString("utf8"),
+            version: r.offset,
+            timestampMs: r.timestampMs,
+          });
+        }
+      }
+    }
+    return out;
   }
 
   private notify(ev: ChangeEvent): void {

@@ -6,7 +6,11 @@
  * yet); a table subscription first sends every record. Then each committed change, once, in
  * commit order (tables.ts, invariant 2). `version` is the offset of the change record in the
  * table's Kafka topic, so it orders a subscriber's messages and names the change in the log.
- * SSE frames are `data: <json>\n\n`.
+ * SSE frames are `id: <version>\ndata: <json>\n\n`; after the snapshot an `id:` frame without data
+ * marks the position it stands for. A client that reconnects with `Last-Event-ID` (EventSource does
+ * it by itself) gets every change after that version from the table's change topic and then live
+ * ones: no change lost or repeated across reconnects. When those changes are no longer in the
+ * topic (retention) it starts over from a snapshot.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
@@ -80,15 +84,25 @@ export class SubscriptionHub {
   sse(req: FastifyRequest, reply: FastifyReply, table: string, id: string | undefined): void {
     const res = reply.raw;
     let sub: Subscription | undefined;
-    const send = (text: string) => {
+    const send = (frame: string) => {
       if (res.writableLength > SUBSCRIBER_PENDING_BYTES_MAX) {
         this.logger?.warn({ table, id }, "SSE subscriber too slow; disconnecting");
         res.destroy();
         return;
       }
-      res.write(`data: ${text}\n\n`);
+      res.write(frame);
     };
-    sub = this.tables.subscribe(table, id, (ev) => send(changeMessage(ev)));
+    const last = req.headers["last-event-id"];
+    const afterVersion =
+      typeof last === "string" && /^\d{1,15}$/.test(last.trim()) ? Number(last) : undefined;
+    sub = this.tables.subscribe(
+      table,
+      id,
+      (ev) => send(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
+      {
+        afterVersion,
+      },
+    );
     reply.hijack();
     res.writeHead(200, {
       "content-type": "text/event-stream",
@@ -107,8 +121,14 @@ export class SubscriptionHub {
     this.closers.add(close);
     req.raw.on("close", close);
     res.on("error", close);
-    const now = Date.now();
-    for (const r of sub.snapshot) send(message(r.id, r.value, r.version, "put", now));
+    if (sub.resumed) {
+      for (const ev of sub.backlog) send(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
+    } else {
+      const now = Date.now();
+      for (const r of sub.snapshot) send(`data: ${message(r.id, r.value, r.version, "put", now)}\n\n`);
+      // No event, only the position: EventSource's Last-Event-ID becomes the snapshot's.
+      if (sub.highWatermark > 0) send(`id: ${sub.highWatermark - 1}\n\n`);
+    }
   }
 
   /** Ends every subscription (shutdown). */
