@@ -185,6 +185,14 @@ export interface TableDefinition {
   readonly createdMs: number;
 }
 
+/** What a table write adds to the append of its change batch (appendTableChange). */
+export interface TableChange {
+  /** The row and index writes, given the batch's base offset: they join the same commit. */
+  ops(baseOffset: number): WriteOp[];
+  /** Runs right after the commit is durable and the high watermark has moved past the batch. */
+  onDurable(baseOffset: number): void;
+}
+
 /** A table's change topic is written by the table only, and keeps its one partition. */
 function tableTopicError(name: string): EngineError {
   return new EngineError(
@@ -271,6 +279,7 @@ export class Engine extends EventEmitter {
       logger: this.logger,
       partition: (topic, index) => this.partition(topic, index),
       partitionById: (id) => this.partitionsById.get(id),
+      refusesWrites: (topic) => this.tableDefs.has(topic),
       submit: (ops, transfer, bytes) => this.submit(ops, transfer, bytes),
       stageBatch: (p, batch) => {
         const h = readBatchHeader(batch);
@@ -714,18 +723,14 @@ export class Engine extends EventEmitter {
    * Appends a table's change batch together with the row writes it describes (`ops`), in one
    * commit: a row and its change record are durable together or not at all.
    */
-  appendTableChange(
-    def: TableDefinition,
-    batch: Buffer,
-    ops: (baseOffset: number) => WriteOp[],
-  ): Promise<AppendResult> {
+  appendTableChange(def: TableDefinition, batch: Buffer, change: TableChange): Promise<AppendResult> {
     if (this.tableDefs.get(def.name) !== def)
       return Promise.reject(
         new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `table ${def.name} does not exist`),
       );
     const p = this.topics.get(def.topic)?.partitions[0];
     assert(p, `table ${def.name} has no change partition`);
-    return this.appendTo(p, batch, ops);
+    return this.appendTo(p, batch, change);
   }
 
   /** One chunk of reclaiming dropped tables' rows; false when there is nothing left. */
@@ -853,6 +858,16 @@ export class Engine extends EventEmitter {
     if (!topic) throw new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     if (this.streamDefs.has(name)) throw streamTopicError(name);
     const next = opts.replace ? { ...configs } : { ...topic.configs, ...configs };
+    if (this.tableDefs.has(name)) {
+      // Its table sized the batches it writes by this one; retention and the rest may change.
+      const fixed = topic.configs["max.message.bytes"];
+      if ("max.message.bytes" in next && next["max.message.bytes"] !== fixed)
+        throw new EngineError(
+          "POLICY_VIOLATION",
+          `max.message.bytes of topic ${name} is set by table ${name} (${fixed}) and cannot change`,
+        );
+      if (fixed !== undefined) next["max.message.bytes"] = fixed;
+    }
     const valid = validateTopicConfigs(next);
     if (opts.validateOnly) return;
     await this.submit([["updateTopicConfigs", [JSON.stringify(valid), topic.id]]]);
@@ -901,7 +916,8 @@ export class Engine extends EventEmitter {
   private appendTo(
     p: Partition,
     records: Buffer,
-    extraOps: ((baseOffset: number) => WriteOp[]) | null,
+    /** A table's change: its row writes join the commit; `onDurable` runs as the high watermark moves. */
+    change: TableChange | null,
   ): Promise<AppendResult> {
     const topic = this.topics.get(p.topic);
     assert(topic, `partition of unknown topic ${p.topic}`);
@@ -924,9 +940,12 @@ export class Engine extends EventEmitter {
     const { op, transfer } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
     const ops: WriteOp[] =
       verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
-    if (extraOps) for (const extra of extraOps(baseOffset)) ops.push(extra);
+    if (change) for (const extra of change.ops(baseOffset)) ops.push(extra);
     return this.submit(ops, [transfer], h.sizeBytes).then(() => {
       p.advanceHighWatermark(lastOffset + 1);
+      // In the same callback: no code runs between the move and the change's delivery (tables
+      // invariant 2).
+      change?.onDurable(baseOffset);
       return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
     });
   }

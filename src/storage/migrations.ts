@@ -44,9 +44,11 @@
  *                   `version`, the change topic offset of the write that left it so. A row and
  *                   its change record are written in the same commit.
  *   db_index        secondary indexes: one entry per (indexed attribute, value, record); array
- *                   values have an entry per element.
+ *                   values have an entry per element. `value` has no declared type (BLOB
+ *                   affinity), so SQLite keeps each value's own type: "5" stays text, 5 a number.
  *   db_dropped      dropped tables whose rows and index entries are still being reclaimed, a
- *                   bounded chunk per commit (as deleted_partitions). Table numbers are never reused.
+ *                   bounded chunk per commit (as deleted_partitions). A table number is not reused
+ *                   while any of its rows remain.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -186,7 +188,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE db_index (
     tbl INTEGER NOT NULL,
     attr TEXT NOT NULL,
-    value ANY,
+    value,
     id TEXT NOT NULL,
     PRIMARY KEY (tbl, attr, value, id)
   ) WITHOUT ROWID;

@@ -13,7 +13,9 @@ export type TableErrorCode =
   /** Malformed input: a record, a query, a definition. */
   | "INVALID"
   /** A named limit was exceeded. */
-  | "LIMIT";
+  | "LIMIT"
+  /** The server cannot take it now (write queue full); retrying later may work. */
+  | "UNAVAILABLE";
 
 export class TableError extends Error {
   override name = "TableError";

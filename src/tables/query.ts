@@ -195,10 +195,31 @@ export function conditionValues(c: Condition, type: AttributeType | undefined): 
   return out;
 }
 
+/**
+ * Compares strings in code point order, the order of their UTF-8 bytes, which is how SQLite
+ * orders text (so index ranges and these checks agree). JS's `<` compares UTF-16 units, which
+ * puts U+E000..U+FFFF after the astral characters; this fixes up the first differing unit.
+ */
+export function compareStrings(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Surrogates (astral code points) sort after U+E000..U+FFFF in code point order.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** Orders two values of one kind (numbers with numbers, strings with strings); else undefined. */
 function order(a: unknown, b: Scalar): number | undefined {
   if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
   return undefined;
 }
 
@@ -248,7 +269,7 @@ export function compareForSort(a: unknown, b: unknown): number {
   const rb = rank(b);
   if (ra !== rb) return ra - rb;
   if (ra === 2) return (a as number) - (b as number);
-  if (ra === 3) return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
+  if (ra === 3) return compareStrings(a as string, b as string);
   if (ra === 1) return Number(a) - Number(b);
   return 0;
 }

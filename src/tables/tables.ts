@@ -60,8 +60,9 @@ export const TableLimits = {
   queryRowsMax: 100_000,
   /** Records a query may examine on this thread (conditions on unindexed attributes scan). */
   scanRowsMax: 1_000_000,
-  /** Records a table subscription replays before its live changes. */
+  /** Records a table subscription replays before its live changes, and their JSON bytes. */
   replayRowsMax: 100_000,
+  replayBytesMax: 64 * 1024 * 1024,
   /** Live subscriptions, all tables together. */
   subscriptionsMax: 100_000,
 } as const;
@@ -72,6 +73,9 @@ const RESUME_READ_BYTES = 1024 * 1024;
 /** Row changes are published on the bus under `$DB.<table>.<id>`. */
 export const DB_SUBJECT_PREFIX = "$DB";
 const EMPTY = new Uint8Array(0);
+
+/** A change record's framing beyond key and value: length, attributes, deltas, the op header. */
+const CHANGE_RECORD_OVERHEAD_BYTES = 32;
 
 /** Headroom of the change topic's max.message.bytes over a call's JSON (batch and record framing). */
 const CHANGE_BATCH_OVERHEAD_BYTES = 1024 * 1024;
@@ -155,6 +159,12 @@ export interface Subscription {
 
 type Listener = (ev: ChangeEvent) => void;
 
+/** A registered subscription: its listener, and how to end it from this side (drop_table). */
+interface Sub {
+  readonly listener: Listener;
+  end(reason: string): void;
+}
+
 interface OverlayEntry {
   doc: string | null;
   pending: number;
@@ -199,13 +209,21 @@ function indexValues(v: unknown): (number | string)[] {
 export class Tables {
   private states = new Map<string, TableState>();
   private readonly overlay = new Map<string, OverlayEntry>();
-  private readonly tableListeners = new Map<string, Set<Listener>>();
-  private readonly recordListeners = new Map<string, Set<Listener>>();
+  /** Bumped when a failed commit resets the overlay, so writes of that era release nothing. */
+  private overlayGeneration = 0;
+  private readonly tableListeners = new Map<string, Set<Sub>>();
+  private readonly recordListeners = new Map<string, Set<Sub>>();
   private subscriptions = 0;
   private readonly statements = new Map<string, BetterSqlite3.Statement<unknown[]>>();
 
   constructor(private readonly engine: Engine) {
     engine.on("tables-changed", () => this.reload());
+    // A failed commit fails every write queued behind it (storage/writer.ts), synchronously after
+    // this event: none of the overlay's pending writes will land, so later planning must not see them.
+    engine.on("storage-error", () => {
+      this.overlay.clear();
+      this.overlayGeneration++;
+    });
     this.reload();
   }
 
@@ -265,9 +283,10 @@ export class Tables {
 
   async drop(name: string): Promise<void> {
     this.state(name);
-    for (const key of [...this.recordListeners.keys()])
-      if (key.startsWith(`${name}\u0000`)) this.recordListeners.delete(key);
-    this.tableListeners.delete(name);
+    // Its subscribers learn that it is gone (the HTTP adapter closes their connections).
+    const subs = [...(this.tableListeners.get(name) ?? [])];
+    for (const [key, set] of this.recordListeners) if (key.startsWith(`${name}\u0000`)) subs.push(...set);
+    for (const sub of subs) sub.end(`table ${name} was dropped`);
     await this.engine.dropTableDefinition(name);
   }
 
@@ -357,7 +376,16 @@ export class Tables {
    */
   query(table: string, q: Query): { json: string; count: number } {
     const st = this.state(table);
-    const conds = q.conditions.map((c) => ({ c, values: conditionValues(c, st.attrs.get(c.attr)?.type) }));
+    const conds = q.conditions.map((c) => {
+      const type = st.attrs.get(c.attr)?.type;
+      const values = conditionValues(c, type);
+      if (values.length === 0)
+        throw new TableError(
+          "INVALID",
+          `invalid value for attribute ${c.attr}: ${JSON.stringify(c.text)}, expecting ${type}`,
+        );
+      return { c, values };
+    });
     const needParse = conds.length > 0 || q.sort.length > 0 || q.select !== undefined;
     const out: string[] = [];
     const sorted: { doc: string; rec: RecordInputValue }[] = [];
@@ -366,6 +394,7 @@ export class Tables {
     let scanned = 0;
     const seen = new Set<string>();
     const visit = (id: string, doc: string): boolean => {
+      if (out.length >= take) return false;
       if (++scanned > TableLimits.scanRowsMax)
         throw new TableError(
           "LIMIT",
@@ -431,7 +460,9 @@ export class Tables {
       ({ c, values }) =>
         st.attrs.get(c.attr)?.indexed === true &&
         ["eq", "gt", "ge", "lt", "le", "sw"].includes(c.op) &&
-        values.some((v) => indexValue(v) !== undefined),
+        values.length > 0 &&
+        // Every value the condition may match must be in the index (null and objects are not).
+        (c.op === "eq" ? values : values.slice(0, 1)).every((v) => indexValue(v) !== undefined),
     );
     if (indexed) {
       const { c, values } = indexed;
@@ -513,25 +544,30 @@ export class Tables {
       return list;
     };
     for (const pl of plans) this.overlayAdd(tbl, pl.key, pl.doc);
+    const generation = this.overlayGeneration;
+    let released = false;
     const release = () => {
-      for (const pl of plans) this.overlayRemove(tbl, pl.key);
+      if (released) return;
+      released = true;
+      // After a failed commit the overlay was reset (onStorageError): nothing of ours is left.
+      if (generation === this.overlayGeneration) for (const pl of plans) this.overlayRemove(tbl, pl.key);
     };
-    return this.engine.appendTableChange(st.def, batch, ops).then(
-      (r) => {
-        release();
-        for (let i = 0; i < plans.length; i++) {
-          const pl = plans[i]!;
-          this.notify({
-            table: st.def.name,
-            type: pl.type,
-            id: pl.key,
-            value: pl.doc,
-            version: r.baseOffset + i,
-            timestampMs: nowMs,
-          });
-        }
-        return outcomes.map((o) => ({ ...o, version: o.planIndex < 0 ? null : r.baseOffset + o.planIndex }));
-      },
+    const onDurable = (baseOffset: number) => {
+      release();
+      for (let i = 0; i < plans.length; i++) {
+        const pl = plans[i]!;
+        this.notify({
+          table: st.def.name,
+          type: pl.type,
+          id: pl.key,
+          value: pl.doc,
+          version: baseOffset + i,
+          timestampMs: nowMs,
+        });
+      }
+    };
+    return this.engine.appendTableChange(st.def, batch, { ops, onDurable }).then(
+      (r) => outcomes.map((o) => ({ ...o, version: o.planIndex < 0 ? null : r.baseOffset + o.planIndex })),
       (err: unknown) => {
         release();
         throw err;
@@ -625,7 +661,9 @@ export class Tables {
         default:
           throw new TableError("INVALID", `unknown write ${(w as { kind: unknown }).kind}`);
       }
-      bytes += doc === null ? 0 : doc.length;
+      // What the change batch will hold: key, value and the record's framing.
+      bytes +=
+        Buffer.byteLength(key) + (doc === null ? 0 : Buffer.byteLength(doc)) + CHANGE_RECORD_OVERHEAD_BYTES;
       if (bytes > TableLimits.writeBytesPerCallMax)
         throw new TableError(
           "LIMIT",
@@ -678,7 +716,12 @@ export class Tables {
     table: string,
     id: unknown,
     listener: Listener,
-    opts: { afterVersion?: number } = {},
+    opts: {
+      /** Resume after this version (from the change topic) instead of starting from a snapshot. */
+      afterVersion?: number;
+      /** Called when the subscription ends from this side (its table was dropped). */
+      onEnd?: (reason: string) => void;
+    } = {},
   ): Subscription {
     const st = this.state(table);
     if (this.subscriptions >= TableLimits.subscriptionsMax)
@@ -690,9 +733,9 @@ export class Tables {
     const snapshot: { id: string; value: string; version: number }[] = [];
     const backlog =
       opts.afterVersion === undefined ? undefined : this.changesSince(st, key, opts.afterVersion + 1, hw);
-    let listeners: Set<Listener>;
+    let listeners: Set<Sub>;
     let mapKey: string;
-    let map: Map<string, Set<Listener>>;
+    let map: Map<string, Set<Sub>>;
     if (backlog !== undefined) {
       map = key === undefined ? this.tableListeners : this.recordListeners;
       mapKey = key === undefined ? table : `${table}\u0000${key}`;
@@ -705,12 +748,21 @@ export class Tables {
           "LIMIT",
           `table ${table} holds more than ${TableLimits.replayRowsMax} records to replay; subscribe to records, or read the change topic ${st.def.topic}`,
         );
+      let bytes = 0;
       for (const [rid, value, version] of this.sql(
         "SELECT id, doc, version FROM db_rows WHERE tbl = ? ORDER BY id",
       )
         .raw(true)
-        .iterate(st.def.tbl) as IterableIterator<[string, string, number]>)
-        if (version < hw) snapshot.push({ id: rid, value, version });
+        .iterate(st.def.tbl) as IterableIterator<[string, string, number]>) {
+        if (version >= hw) continue;
+        bytes += value.length;
+        if (bytes > TableLimits.replayBytesMax)
+          throw new TableError(
+            "LIMIT",
+            `table ${table} holds more than ${TableLimits.replayBytesMax} bytes to replay; subscribe to records, or read the change topic ${st.def.topic}`,
+          );
+        snapshot.push({ id: rid, value, version });
+      }
       map = this.tableListeners;
       mapKey = table;
     } else {
@@ -723,22 +775,24 @@ export class Tables {
     }
     listeners = map.get(mapKey) ?? new Set();
     map.set(mapKey, listeners);
-    listeners.add(listener);
-    this.subscriptions++;
     let closed = false;
-    return {
-      snapshot,
-      backlog: backlog ?? [],
-      resumed: backlog !== undefined,
-      highWatermark: hw,
-      close: () => {
-        if (closed) return;
-        closed = true;
-        this.subscriptions--;
-        listeners.delete(listener);
-        if (listeners.size === 0 && map.get(mapKey) === listeners) map.delete(mapKey);
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.subscriptions--;
+      listeners.delete(sub);
+      if (listeners.size === 0 && map.get(mapKey) === listeners) map.delete(mapKey);
+    };
+    const sub: Sub = {
+      listener,
+      end: (reason) => {
+        close();
+        opts.onEnd?.(reason);
       },
     };
+    listeners.add(sub);
+    this.subscriptions++;
+    return { snapshot, backlog: backlog ?? [], resumed: backlog !== undefined, highWatermark: hw, close };
   }
 
   /**
@@ -786,11 +840,11 @@ export class Tables {
   }
 
   private notify(ev: ChangeEvent): void {
-    const deliver = (set: Set<Listener> | undefined) => {
+    const deliver = (set: Set<Sub> | undefined) => {
       if (!set) return;
-      for (const l of [...set]) {
+      for (const sub of [...set]) {
         try {
-          l(ev);
+          sub.listener(ev);
         } catch (err) {
           this.engine.logger?.warn(
             { err: (err as Error).message, table: ev.table },
@@ -871,8 +925,13 @@ function indexRange(op: Condition["op"], x: number | string): [string, SqlParam[
       return [`i.value < ? AND ${lowerBound}`, [x]];
     case "le":
       return [`i.value <= ? AND ${lowerBound}`, [x]];
-    case "sw":
-      return ["i.value >= ? AND i.value < ?", [String(x), `${String(x)}\u{10FFFF}`]];
+    case "sw": {
+      const prefix = String(x);
+      const upper = prefixUpperBound(prefix);
+      return upper === null
+        ? [`i.value >= ? AND ${upperBound}`, [prefix]]
+        : ["i.value >= ? AND i.value < ?", [prefix, upper]];
+    }
     default:
       throw new EngineError("UNKNOWN_SERVER_ERROR", `no index range for ${op}`);
   }
@@ -883,6 +942,21 @@ function selected(rec: RecordInputValue, q: Query): string {
   const attrs = q.select ?? [];
   if (q.selectValue) return JSON.stringify(rec[attrs[0]!] ?? null);
   return JSON.stringify(pick(rec, attrs));
+}
+
+/**
+ * The least string greater than every string starting with `prefix` (in code point order, which
+ * is SQLite's order of UTF-8 text), or null when there is none (every code point is the last).
+ */
+function prefixUpperBound(prefix: string): string | null {
+  const cps = Array.from(prefix, (ch) => ch.codePointAt(0)!);
+  while (cps.length > 0) {
+    const last = cps.pop()!;
+    let next = last + 1;
+    if (next >= 0xd800 && next <= 0xdfff) next = 0xe000; // surrogates are not code points
+    if (next <= 0x10ffff) return String.fromCodePoint(...cps, next);
+  }
+  return null;
 }
 
 function pick(rec: RecordInputValue, attrs: readonly string[]): RecordInputValue {

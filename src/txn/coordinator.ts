@@ -416,8 +416,13 @@ export class TransactionCoordinator {
     if (cur.error !== "NONE") return partitions.map(() => cur.error);
     const { txn } = cur as { txn: Txn };
     const found = partitions.map((tp) => this.host.partition(tp.topic, tp.partition));
-    if (found.some((p) => !p)) {
-      return found.map((p) => (p ? "OPERATION_NOT_ATTEMPTED" : "UNKNOWN_TOPIC_OR_PARTITION"));
+    // A topic that only its owner writes (a table's change topic) cannot join a transaction: its
+    // abort or commit marker would be a record its owner did not write.
+    const refused = partitions.map((tp) => this.host.refusesWrites(tp.topic));
+    if (found.some((p, i) => !p || refused[i])) {
+      return found.map((p, i) =>
+        !p ? "UNKNOWN_TOPIC_OR_PARTITION" : refused[i] ? "POLICY_VIOLATION" : "OPERATION_NOT_ATTEMPTED",
+      );
     }
     if (txn.partitions.size + found.length > TXN_PARTITIONS_MAX)
       return partitions.map(() => "INVALID_REQUEST");

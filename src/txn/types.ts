@@ -59,6 +59,8 @@ export interface TxnHost {
   readonly logger: Logger | undefined;
   partition(topic: string, index: number): Partition | undefined;
   partitionById(id: number): Partition | undefined;
+  /** Whether clients may not write to `topic` (a table's change topic): POLICY_VIOLATION. */
+  refusesWrites(topic: string): boolean;
   submit(ops: readonly WriteOp[], transfer?: readonly ArrayBuffer[], bytes?: number): Promise<void>;
   /** Reserves offsets for a broker-built batch in `p` and returns the write for it. */
   stageBatch(

@@ -10,9 +10,16 @@
 import type { FastifyInstance } from "fastify";
 import type { Engine } from "../../engine/engine.js";
 import { TableError } from "../../tables/errors.js";
-import { type Condition, EMPTY_QUERY, type Op, type Query, type Scalar } from "../../tables/query.js";
+import {
+  type Condition,
+  EMPTY_QUERY,
+  type Op,
+  type Query,
+  QueryLimits,
+  type Scalar,
+} from "../../tables/query.js";
 import { parseSql, runSql } from "../../tables/sql.js";
-import type { RowWrite, TableInfo, Tables } from "../../tables/tables.js";
+import { type RowWrite, type TableInfo, TableLimits, type Tables } from "../../tables/tables.js";
 
 export const DATABASE = "data";
 
@@ -117,7 +124,7 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
       throw new TableError("INVALID", "the body is a JSON object with an operation");
     const op = body.operation;
     const writable = () => {
-      if (engine.overloaded) throw new TableError("LIMIT", "write queue full; retry");
+      if (engine.overloaded) throw new TableError("UNAVAILABLE", "write queue full; retry");
     };
     switch (op) {
       case "create_table": {
@@ -213,6 +220,8 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
       case "search_by_id": {
         const table = tableOf(body);
         const ids = list(body, "ids", "hash_values");
+        if (ids.length > TableLimits.writesPerCallMax)
+          throw new TableError("LIMIT", `more than ${TableLimits.writesPerCallMax} ids in one call`);
         const sel = selection(body);
         const found: unknown[] = [];
         for (const id of ids) {
@@ -245,7 +254,15 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
         if (operator !== "and")
           throw new TableError("INVALID", 'search_by_conditions supports operator "and" only');
         const conds: Condition[] = [];
-        for (const c of list(body, "conditions") as Body[]) {
+        const given = list(body, "conditions");
+        if (given.length > QueryLimits.conditionsMax)
+          throw new TableError("LIMIT", `more than ${QueryLimits.conditionsMax} conditions`);
+        for (const c of given as Body[]) {
+          if (typeof c !== "object" || c === null || Array.isArray(c))
+            throw new TableError(
+              "INVALID",
+              "every condition is an object {search_attribute, search_type, search_value}",
+            );
           const attr = str(c, "search_attribute", "attribute");
           const type = String(c.search_type ?? c.comparator ?? "equals");
           if (type === "between") {

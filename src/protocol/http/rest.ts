@@ -54,6 +54,12 @@ export function registerRest(app: FastifyInstance, engine: Engine, hub: Subscrip
     return false;
   };
 
+  app.get("/", async () => ({
+    server: "oncedb",
+    database: "data",
+    tables: tables.list().map((t) => t.name),
+  }));
+
   app.get("/:table", async (req, reply) => {
     const { table } = req.params as { table: string };
     const d = tables.describe(table);

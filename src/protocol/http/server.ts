@@ -30,6 +30,8 @@ export const HTTP_BODY_BYTES_MAX = TableLimits.writeBytesPerCallMax + 1024 * 102
 export const HTTP_CONNECTIONS_MAX = 10_000;
 /** Idle keep-alive connections are closed after this long (Node's default is 5 s). */
 export const HTTP_KEEP_ALIVE_MS = 60_000;
+/** A request (headers and body) must arrive within this long, so a half-sent one cannot hold a connection. */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface HttpServerOptions {
   engine: Engine;
@@ -44,15 +46,20 @@ const STATUS_OF: Record<TableErrorCode, number> = {
   EXISTS: 409,
   INVALID: 400,
   LIMIT: 413,
+  UNAVAILABLE: 503,
 };
 
 /** Sends an error as `{"error": message}` with the status its cause calls for. */
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
-  if (err instanceof TableError) return reply.code(STATUS_OF[err.code]).send({ error: err.message });
+  if (err instanceof TableError) {
+    if (err.code === "UNAVAILABLE") reply.header("retry-after", "1");
+    return reply.code(STATUS_OF[err.code]).send({ error: err.message });
+  }
   if (err instanceof EngineError) {
     if (err.code === "KAFKA_STORAGE_ERROR")
       return reply.code(503).header("retry-after", "1").send({ error: err.message });
     if (err.code === "UNKNOWN_TOPIC_OR_PARTITION") return reply.code(404).send({ error: err.message });
+    if (err.code === "MESSAGE_TOO_LARGE") return reply.code(413).send({ error: err.message });
     return reply.code(400).send({ error: err.message });
   }
   const fe = err as FastifyError;
@@ -74,6 +81,14 @@ export class HttpServer {
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: HTTP_BODY_BYTES_MAX,
       keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
+      requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
+      // close() ends every connection, idle or not: shutdown waits for no client.
+      forceCloseConnections: true,
+      // Errors before routing (malformed URL, bad headers) get the same JSON shape as the rest.
+      frameworkErrors: (err, _req, reply) => {
+        const r = reply as unknown as FastifyReply;
+        r.code(typeof err.statusCode === "number" ? err.statusCode : 400).send({ error: err.message });
+      },
       maxRequestsPerSocket: 0,
       // Queries are HarperDB's URL language (tables/query.ts), not key=value pairs: rest.ts reads
       // the raw query string, so fastify's parser has nothing to do.

@@ -6,11 +6,16 @@
  * yet); a table subscription first sends every record. Then each committed change, once, in
  * commit order (tables.ts, invariant 2). `version` is the offset of the change record in the
  * table's Kafka topic, so it orders a subscriber's messages and names the change in the log.
+ *
  * SSE frames are `id: <version>\ndata: <json>\n\n`; after the snapshot an `id:` frame without data
  * marks the position it stands for. A client that reconnects with `Last-Event-ID` (EventSource does
  * it by itself) gets every change after that version from the table's change topic and then live
  * ones: no change lost or repeated across reconnects. When those changes are no longer in the
  * topic (retention) it starts over from a snapshot.
+ *
+ * Flow control: the snapshot (or backlog) is written as the connection drains, with live changes
+ * queued behind it; afterwards a subscriber more than SUBSCRIBER_PENDING_BYTES_MAX behind is
+ * disconnected, so one stalled reader holds a bounded amount of memory.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
@@ -19,8 +24,12 @@ import type { ChangeEvent, Subscription, Tables } from "../../tables/tables.js";
 
 /** Unsent bytes a subscriber may fall behind by before it is disconnected as too slow. */
 export const SUBSCRIBER_PENDING_BYTES_MAX = 8 * 1024 * 1024;
+/** While sending a snapshot, wait for the connection to drain past this many unsent bytes. */
+export const SNAPSHOT_HIGH_WATER_BYTES = 1024 * 1024;
 /** SSE comment sent on idle streams so that proxies and clients see the stream alive. */
 export const SSE_KEEPALIVE_MS = 30_000;
+/** WebSocket ping interval; a peer that has not answered the previous ping is disconnected. */
+export const WS_PING_INTERVAL_MS = 30_000;
 
 function message(
   id: string,
@@ -38,6 +47,78 @@ function changeMessage(ev: ChangeEvent): string {
   return message(ev.id, ev.value, ev.version, ev.type === "delete" ? "delete" : "put", ev.timestampMs);
 }
 
+/** One subscriber's connection, whatever carries it. */
+interface Outlet {
+  write(frame: string): void;
+  /** Bytes written but not yet handed to the kernel. */
+  pending(): number;
+  /** Resolves when pending() is low again or the connection is gone. */
+  drained(): Promise<void>;
+  /** Ends the connection from this side, saying why. */
+  end(reason: string, code: number): void;
+  readonly gone: boolean;
+}
+
+/**
+ * Feeds one subscription to an outlet: the initial frames with backpressure, live frames queued
+ * behind them, then live frames directly while the subscriber keeps up.
+ */
+class Feed {
+  private pumping = true;
+  private queue: string[] = [];
+  private queuedBytes = 0;
+  private dead = false;
+
+  constructor(
+    private readonly outlet: Outlet,
+    private readonly onSlow: () => void,
+  ) {}
+
+  live(frame: string): void {
+    if (this.dead || this.outlet.gone) return;
+    if (this.pumping) {
+      this.queue.push(frame);
+      this.queuedBytes += frame.length;
+      if (this.queuedBytes > SUBSCRIBER_PENDING_BYTES_MAX) this.slow();
+      return;
+    }
+    if (this.outlet.pending() > SUBSCRIBER_PENDING_BYTES_MAX) {
+      this.slow();
+      return;
+    }
+    this.outlet.write(frame);
+  }
+
+  async start(initial: readonly string[]): Promise<void> {
+    for (const frame of initial) {
+      if (this.dead || this.outlet.gone) return;
+      this.outlet.write(frame);
+      if (this.outlet.pending() > SNAPSHOT_HIGH_WATER_BYTES) await this.outlet.drained();
+    }
+    while (this.queue.length > 0) {
+      if (this.dead || this.outlet.gone) return;
+      const batch = this.queue;
+      this.queue = [];
+      this.queuedBytes = 0;
+      for (const frame of batch) this.outlet.write(frame);
+      if (this.outlet.pending() > SNAPSHOT_HIGH_WATER_BYTES) await this.outlet.drained();
+    }
+    this.pumping = false;
+  }
+
+  private slow(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.queue = [];
+    this.onSlow();
+  }
+
+  stop(): void {
+    this.dead = true;
+    this.queue = [];
+  }
+}
+
 export class SubscriptionHub {
   private readonly closers = new Set<() => void>();
 
@@ -48,24 +129,63 @@ export class SubscriptionHub {
 
   /** Subscribes a WebSocket; errors (no such table) are sent as one JSON message, then it closes. */
   websocket(socket: WebSocket, table: string, id: string | undefined): void {
-    let sub: Subscription;
-    const send = (text: string) => {
-      if (socket.bufferedAmount > SUBSCRIBER_PENDING_BYTES_MAX) {
-        this.logger?.warn({ table, id }, "WebSocket subscriber too slow; disconnecting");
-        socket.terminate();
-        return;
-      }
-      socket.send(text);
+    let unsent = 0;
+    const outlet: Outlet = {
+      write: (frame) => {
+        unsent += frame.length;
+        socket.send(frame, () => {
+          unsent -= frame.length;
+        });
+      },
+      pending: () => unsent,
+      drained: () =>
+        new Promise<void>((resolve) => {
+          const check = () =>
+            unsent <= SNAPSHOT_HIGH_WATER_BYTES / 2 || outlet.gone ? resolve() : setTimeout(check, 5);
+          check();
+        }),
+      end: (reason, code) => socket.close(code, reason.slice(0, 120)),
+      get gone() {
+        return socket.readyState !== socket.OPEN;
+      },
     };
+    let sub: Subscription | undefined;
+    const feed = new Feed(outlet, () => {
+      this.logger?.warn({ table, id }, "WebSocket subscriber too slow; disconnecting");
+      socket.terminate();
+    });
     try {
-      sub = this.tables.subscribe(table, id, (ev) => send(changeMessage(ev)));
+      sub = this.tables.subscribe(table, id, (ev) => feed.live(changeMessage(ev)), {
+        onEnd: (reason) => {
+          feed.stop();
+          if (!outlet.gone) {
+            socket.send(JSON.stringify({ error: reason }));
+            outlet.end(reason, 1000);
+          }
+        },
+      });
     } catch (err) {
       socket.send(JSON.stringify({ error: (err as Error).message }));
       socket.close(1008, "subscription refused");
       return;
     }
+    let alive = true;
+    const ping = setInterval(() => {
+      if (!alive) {
+        socket.terminate();
+        return;
+      }
+      alive = false;
+      socket.ping();
+    }, WS_PING_INTERVAL_MS);
+    ping.unref();
+    socket.on("pong", () => {
+      alive = true;
+    });
     const close = () => {
-      sub.close();
+      clearInterval(ping);
+      feed.stop();
+      sub?.close();
       this.closers.delete(shutdown);
     };
     const shutdown = () => {
@@ -77,30 +197,53 @@ export class SubscriptionHub {
     socket.on("error", close);
     // Messages from the client are not part of the protocol; they are ignored.
     const now = Date.now();
-    for (const r of sub.snapshot) send(message(r.id, r.value, r.version, "put", now));
+    void feed.start(sub.snapshot.map((r) => message(r.id, r.value, r.version, "put", now)));
   }
 
   /** Answers a GET with Accept: text/event-stream; errors before the stream starts are JSON 4xx. */
   sse(req: FastifyRequest, reply: FastifyReply, table: string, id: string | undefined): void {
     const res = reply.raw;
-    let sub: Subscription | undefined;
-    const send = (frame: string) => {
-      if (res.writableLength > SUBSCRIBER_PENDING_BYTES_MAX) {
-        this.logger?.warn({ table, id }, "SSE subscriber too slow; disconnecting");
-        res.destroy();
-        return;
-      }
-      res.write(frame);
+    const outlet: Outlet = {
+      write: (frame) => {
+        res.write(frame);
+      },
+      pending: () => res.writableLength,
+      drained: () =>
+        new Promise<void>((resolve) => {
+          if (res.destroyed || res.writableLength === 0) return resolve();
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        }),
+      end: () => {
+        if (!res.destroyed) res.end();
+      },
+      get gone() {
+        return res.destroyed || res.writableEnded;
+      },
     };
+    const feed = new Feed(outlet, () => {
+      this.logger?.warn({ table, id }, "SSE subscriber too slow; disconnecting");
+      res.destroy();
+    });
     const last = req.headers["last-event-id"];
     const afterVersion =
       typeof last === "string" && /^\d{1,15}$/.test(last.trim()) ? Number(last) : undefined;
-    sub = this.tables.subscribe(
+    let sub: Subscription | undefined = this.tables.subscribe(
       table,
       id,
-      (ev) => send(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
+      (ev) => feed.live(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
       {
         afterVersion,
+        onEnd: (reason) => {
+          feed.stop();
+          if (!outlet.gone) res.write(`event: error\ndata: ${JSON.stringify({ error: reason })}\n\n`);
+          outlet.end(reason, 0);
+        },
       },
     );
     reply.hijack();
@@ -109,10 +252,15 @@ export class SubscriptionHub {
       "cache-control": "no-cache",
       connection: "keep-alive",
     });
-    const keepalive = setInterval(() => res.write(": keep-alive\n\n"), SSE_KEEPALIVE_MS);
+    // Headers now, not with the first frame: the client sees the stream open at once.
+    res.flushHeaders();
+    const keepalive = setInterval(() => {
+      if (!outlet.gone) res.write(": keep-alive\n\n");
+    }, SSE_KEEPALIVE_MS);
     keepalive.unref();
     const close = () => {
       clearInterval(keepalive);
+      feed.stop();
       sub?.close();
       sub = undefined;
       this.closers.delete(close);
@@ -121,14 +269,17 @@ export class SubscriptionHub {
     this.closers.add(close);
     req.raw.on("close", close);
     res.on("error", close);
+    const initial: string[] = [];
     if (sub.resumed) {
-      for (const ev of sub.backlog) send(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
+      for (const ev of sub.backlog) initial.push(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
     } else {
       const now = Date.now();
-      for (const r of sub.snapshot) send(`data: ${message(r.id, r.value, r.version, "put", now)}\n\n`);
+      for (const r of sub.snapshot)
+        initial.push(`data: ${message(r.id, r.value, r.version, "put", now)}\n\n`);
       // No event, only the position: EventSource's Last-Event-ID becomes the snapshot's.
-      if (sub.highWatermark > 0) send(`id: ${sub.highWatermark - 1}\n\n`);
+      if (sub.highWatermark > 0) initial.push(`id: ${sub.highWatermark - 1}\n\n`);
     }
+    void feed.start(initial);
   }
 
   /** Ends every subscription (shutdown). */
