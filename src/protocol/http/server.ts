@@ -7,6 +7,7 @@
  * Errors are JSON objects `{"error": "..."}` with a 4xx status for what the client did wrong,
  * and 503 when storage failed (the write may be retried).
  */
+import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
 import Fastify, {
   type FastifyBaseLogger,
@@ -113,6 +114,14 @@ export class HttpServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
+    // Web apps on other origins may call tables and subscribe (HarperDB's default, cors: true).
+    // There is no authentication yet, so the listener's loopback default is what protects it.
+    await this.app.register(cors, {
+      origin: true,
+      methods: ["GET", "PUT", "PATCH", "POST", "DELETE"],
+      exposedHeaders: ["etag", "location"],
+      maxAge: 600,
+    });
     await this.app.register(websocket, {
       options: { maxPayload: 64 * 1024 },
     });

@@ -248,6 +248,8 @@ export class SubscriptionHub {
     );
     reply.hijack();
     res.writeHead(200, {
+      // Headers hooks set on the reply (CORS) would be lost with the hijack: carry them over.
+      ...(reply.getHeaders() as Record<string, string | string[]>),
       "content-type": "text/event-stream",
       "cache-control": "no-cache",
       connection: "keep-alive",
