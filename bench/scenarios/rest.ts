@@ -80,7 +80,7 @@ type events @table(database: "bench", table: "events") @export {
 // /items/ and /events/, PUT/GET /<table>/<id> with a JSON body, GET /<table>/?attr=value queries, and
 // subscriptions by WebSocket or SSE on the same paths. OnceDB serves that shape for every table; the
 // two tables are created through the Operations API (POST /, create_table) with the same attributes
-// as HarperDB's schema above, and seeded through plain REST PUTs.
+// as HarperDB's schema above, and seeded through the Operations API as HarperDB is.
 // ---------------------------------------------------------------------------------------------------
 async function oncedbRestSetup(
   _server: OnceServer,
@@ -120,27 +120,28 @@ async function oncedbRestSetup(
     });
     if (!res.ok) throw new Error(`create_table ${def.table}: HTTP ${res.status} ${await res.text()}`);
   }
-  if (seed) await seedByPut(ep, t.records);
+  if (seed) await seedByOperations(ep, t.records);
   return ep;
 }
 
-/** Seeds `k0`..`k<n-1>` through REST PUTs, 32 at a time (OnceDB; HarperDB is seeded in bulk). */
-async function seedByPut(ep: RestEndpoint, n: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < n; i = next++) {
-      const id = `k${i}`;
-      const res = await fetch(`${ep.baseUrl}${ep.itemsPath}${id}`, {
-        method: "PUT",
-        headers: { ...ep.headers, "content-type": "application/json" },
-        body: recordBody(id, Math.floor(i / PER_GROUP), BODY_BYTES),
-        signal: AbortSignal.timeout(30_000),
-      });
-      await res.arrayBuffer();
-      if (!res.ok) throw new Error(`seed PUT ${id}: HTTP ${res.status}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, worker));
+/**
+ * Seeds `k0`..`k<n-1>` through the Operations API (`insert`, 1,000 records per call, one commit
+ * each), the way HarperDB is seeded.
+ */
+async function seedByOperations(ep: RestEndpoint, n: number): Promise<void> {
+  for (let from = 0; from < n; from += 1000) {
+    const records = [];
+    for (let i = from; i < Math.min(n, from + 1000); i++)
+      records.push(JSON.parse(recordBody(`k${i}`, Math.floor(i / PER_GROUP), BODY_BYTES)) as unknown);
+    const res = await fetch(`${ep.baseUrl}/`, {
+      method: "POST",
+      headers: { ...ep.headers, "content-type": "application/json" },
+      body: JSON.stringify({ operation: "insert", table: "items", records }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`seed insert at k${from}: HTTP ${res.status} ${text}`);
+  }
 }
 
 interface HarperState {
