@@ -18,7 +18,7 @@ const RATE = 10_000;
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { warmupMs: 500, durationMs: 1500, fsyncMs: 300, runs }
+    ? { warmupMs: 300, durationMs: 800, fsyncMs: 200, runs }
     : { warmupMs: 1000, durationMs: 6000, fsyncMs: 1000, runs: Math.min(runs, 3) };
 }
 

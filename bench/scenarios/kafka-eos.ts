@@ -32,7 +32,7 @@ const LABEL: Record<Mode, string> = {
 
 function timing(quick: boolean, runs: number) {
   return quick
-    ? { warmupMs: 500, durationMs: 1500, rounds: runs, batchesPerPartition: 100 }
+    ? { warmupMs: 300, durationMs: 800, rounds: runs, batchesPerPartition: 50 }
     : { warmupMs: 1000, durationMs: 5000, rounds: runs, batchesPerPartition: 500 };
 }
 

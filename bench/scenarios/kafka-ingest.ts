@@ -89,7 +89,7 @@ const VARIANTS: Variant[] = [
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 300, durationMs: 1000, appendMs: 600 }
+    ? { warmupMs: 200, durationMs: 600, appendMs: 400 }
     : { warmupMs: 500, durationMs: 3000, appendMs: 1500 };
 }
 

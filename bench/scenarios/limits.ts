@@ -10,7 +10,7 @@ const MiB = 1 << 20;
 
 function durations(quick: boolean) {
   return quick
-    ? { appendMs: 1200, latencyMs: 500, tcpWarmMs: 250, tcpMs: 1000 }
+    ? { appendMs: 600, latencyMs: 300, tcpWarmMs: 150, tcpMs: 500 }
     : { appendMs: 2000, latencyMs: 1000, tcpWarmMs: 500, tcpMs: 2000 };
 }
 

@@ -9,7 +9,7 @@ import type { Row, Scenario, ScenarioContext, ScenarioResult } from "../harness/
 const MiB = 2 ** 20;
 
 function timing(quick: boolean) {
-  return quick ? { durationMs: 5000 } : { durationMs: 45_000 };
+  return quick ? { durationMs: 3000 } : { durationMs: 45_000 };
 }
 
 export const memoryScenario: Scenario = {

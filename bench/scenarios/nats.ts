@@ -37,7 +37,7 @@ interface NatsEndpoint {
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 300, durationMs: 1500, pubsubMessages: 300_000, pullFill: 30_000 }
+    ? { warmupMs: 200, durationMs: 800, pubsubMessages: 150_000, pullFill: 15_000 }
     : { warmupMs: 500, durationMs: 3000, pubsubMessages: 1_000_000, pullFill: 200_000 };
 }
 type Timing = ReturnType<typeof timing>;

@@ -16,7 +16,7 @@ const PER_REQUEST = 10;
 const RECORDS_PER_BATCH = 100;
 
 function timing(quick: boolean) {
-  return quick ? { warmupMs: 300, durationMs: 1000 } : { warmupMs: 500, durationMs: 2500 };
+  return quick ? { warmupMs: 200, durationMs: 600 } : { warmupMs: 500, durationMs: 2500 };
 }
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0] : String(e));

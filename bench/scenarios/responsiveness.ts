@@ -55,7 +55,7 @@ const PHASES: { id: PhaseId; label: string }[] = [
 function timing(quick: boolean, runs: number) {
   return quick
     ? // One short round: --quick proves the scenario works, it does not settle a figure.
-      { bigBytes: 40e6, phaseMs: 1200, gapMs: 300, probeWarmMs: 500, fsyncMs: 300, rounds: 1 }
+      { bigBytes: 20e6, phaseMs: 700, gapMs: 200, probeWarmMs: 300, fsyncMs: 200, rounds: 1 }
     : {
         bigBytes: 0.4e9,
         phaseMs: 5000,

@@ -58,7 +58,7 @@ interface RestEndpoint {
 
 function timing(quick: boolean) {
   return quick
-    ? { warmupMs: 500, durationMs: 1500, records: 5000 }
+    ? { warmupMs: 300, durationMs: 800, records: 2000 }
     : { warmupMs: 1000, durationMs: 4000, records: 50_000 };
 }
 type Timing = ReturnType<typeof timing>;
