@@ -32,6 +32,8 @@ export interface OnceDBOptions {
    * turns it off, as for NATS. The CLI's default is 127.0.0.1:8080.
    */
   http?: ListenAddress | null;
+  /** Origins whose web pages may use the HTTP API (CORS and WebSocket Origin); "*" = any. Default none. */
+  httpCorsOrigins?: readonly string[];
   /** Largest Kafka request frame accepted (default 100 MiB). */
   kafkaFrameBytesMax?: number;
   logger?: Logger;
@@ -111,7 +113,13 @@ export class OnceDB {
         addresses.nats = formatAddress(bound.host, bound.port);
       }
       if (opts.http) {
-        http = new HttpServer({ engine, host: opts.http.host, port: opts.http.port, logger: opts.logger });
+        http = new HttpServer({
+          engine,
+          host: opts.http.host,
+          port: opts.http.port,
+          logger: opts.logger,
+          corsOrigins: opts.httpCorsOrigins,
+        });
         const bound = await http.listen();
         addresses.http = formatAddress(bound.host, bound.port);
       }

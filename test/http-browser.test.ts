@@ -43,17 +43,17 @@ describe("a browser subscribed to a table", () => {
 
   before(async () => {
     assert.ok(CHROMIUM, "chromium is not installed (apt-get install -y chromium)");
-    server = await startServer({ http: true });
+    // The page comes from another origin, as a web app's would; OnceDB is told to allow it.
+    site = http.createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end(PAGE));
+    await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+    server = await startServer({ http: true, args: ["--cors", new URL(siteUrl).origin] });
     const res = await fetch(`${server.httpUrl}/`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ operation: "create_table", table: "live" }),
     });
     assert.equal(res.status, 200);
-    // The page comes from another origin, as a web app's would.
-    site = http.createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end(PAGE));
-    await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
-    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     page = await browser.newPage();
     await page.goto(siteUrl);
@@ -128,11 +128,11 @@ describe("a browser subscribed to a table", () => {
     assert.deepEqual(
       got.map((e) => [e.data.version, e.data.id, e.data.value?.n, e.lastEventId]),
       [
-        [0, "a", 1, "0"],
-        [1, "b", 1, "1"],
-        [2, "a", 2, "2"],
-        [3, "c", 1, "3"],
-        [4, "b", 2, "4"],
+        [0, "a", 1, "1:0"],
+        [1, "b", 1, "1:1"],
+        [2, "a", 2, "1:2"],
+        [3, "c", 1, "1:3"],
+        [4, "b", 2, "1:4"],
       ],
     );
     // The WebSocket on record a got its first change (it does not reconnect by itself).

@@ -165,6 +165,63 @@ describe("HTTP robustness", () => {
     assert.ok(root.tables.includes("bad"));
   });
 
+  it("pages of other origins are refused unless allowed (--cors): CORS and WebSocket Origin", async () => {
+    const evil = "https://evil.example";
+    const pre = await fetch(`${server.httpUrl}/bad/x`, {
+      method: "OPTIONS",
+      headers: {
+        origin: evil,
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    assert.equal(pre.headers.get("access-control-allow-origin"), null, "a foreign origin got CORS access");
+    const get = await fetch(`${server.httpUrl}/`, { headers: { origin: evil } });
+    assert.equal(get.headers.get("access-control-allow-origin"), null);
+    // A WebSocket upgrade from a foreign page is refused; one without Origin (not a browser) is not.
+    const foreign = new WebSocket(`ws://${server.httpAddress}/bad/`, { origin: evil });
+    const msgs: string[] = [];
+    foreign.on("message", (d) => msgs.push(d.toString()));
+    const code = await new Promise<number>((resolve) => foreign.on("close", (c) => resolve(c)));
+    assert.equal(code, 1008);
+    assert.match(msgs.join(""), /origin https:\/\/evil.example is not allowed/);
+    const same = new WebSocket(`ws://${server.httpAddress}/bad/`, { origin: server.httpUrl });
+    await new Promise((r) => same.once("open", r));
+    same.close();
+  });
+
+  it("SQL and select() edge cases are 4xx or valid JSON, never a 500", async () => {
+    await fetch(`${server.httpUrl}/bad/p1`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ a: 1 }),
+    });
+    const sql = (q: string) => op({ operation: "sql", sql: q });
+    assert.equal((await sql("SELECT * FROM bad WHERE a = -.")).status, 400);
+    const inList = Array.from({ length: 1001 }, (_, i) => i).join(",");
+    assert.equal((await sql(`SELECT id FROM bad WHERE a IN (${inList})`)).status, 413);
+    // Attributes named like Object.prototype members are just absent attributes.
+    assert.deepEqual(await get("/bad/?select(constructor)"), [null]);
+    assert.deepEqual(await get("/bad/?select(id,constructor)"), [{ id: "p1" }]);
+    assert.deepEqual(await get("/bad/p1?select(hasOwnProperty)"), null);
+  });
+
+  it("a stalled WebSocket subscriber does not hold up a graceful shutdown", async () => {
+    const stalled = net.connect(server.httpPort, "127.0.0.1");
+    await new Promise((r) => stalled.once("connect", r));
+    stalled.on("error", () => {});
+    stalled.write(
+      "GET /big/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    stalled.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    assert.equal(await server.stop("SIGTERM"), 0);
+    assert.ok(Date.now() - t0 < 8000, `shutdown took ${Date.now() - t0} ms`);
+    stalled.destroy();
+    await server.start();
+  });
+
   it("a half-sent request does not hold up a graceful shutdown", async () => {
     const s = net.connect(server.httpPort, "127.0.0.1");
     await new Promise((r) => s.once("connect", r));

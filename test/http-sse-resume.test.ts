@@ -109,19 +109,19 @@ describe("SSE resume with Last-Event-ID", () => {
     await put("b", { n: 1 });
     const first = new SseClient(`${server.httpUrl}/feed/`);
     assert.equal(await first.ready, 200);
-    // Snapshot (no ids), then one id-only frame marking its position.
-    await first.waitFor((f) => f.some((x) => x.id === "1"), "the snapshot's position");
+    // Snapshot (no ids), then one id-only frame marking its position: <table number>:<version>.
+    await first.waitFor((f) => f.some((x) => x.id === "1:1"), "the snapshot's position");
     assert.deepEqual(
       first.frames.map((f) => [f.id, f.data?.id]),
       [
         [undefined, "a"],
         [undefined, "b"],
-        ["1", undefined],
+        ["1:1", undefined],
       ],
     );
     await put("a", { n: 2 });
     await first.waitFor((f) => f.some((x) => x.data?.version === 2), "the live change");
-    assert.equal(first.lastEventId, "2");
+    assert.equal(first.lastEventId, "1:2");
     first.close();
 
     // Changes while disconnected, then a server crash and restart.
@@ -140,31 +140,40 @@ describe("SSE resume with Last-Event-ID", () => {
     assert.deepEqual(
       second.frames.map((f) => [f.id, f.data?.type, f.data?.id, f.data?.value?.n]),
       [
-        ["3", "put", "c", 1],
-        ["4", "delete", "b", undefined],
-        ["5", "put", "a", 3],
-        ["6", "put", "d", 1],
+        ["1:3", "put", "c", 1],
+        ["1:4", "delete", "b", undefined],
+        ["1:5", "put", "a", 3],
+        ["1:6", "put", "d", 1],
       ],
     );
     second.close();
 
     // A record subscription resumes the same way, filtered to its record.
-    const rec = new SseClient(`${server.httpUrl}/feed/a`, "2");
+    const rec = new SseClient(`${server.httpUrl}/feed/a`, "1:2");
     await rec.waitFor((f) => f.length >= 1, "the record's backlog");
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(
       rec.frames.map((f) => [f.id, f.data?.value?.n]),
-      [["5", 3]],
+      [["1:5", 3]],
     );
     rec.close();
 
     // An id it cannot resume from (in the future) starts over with a snapshot.
-    const fresh = new SseClient(`${server.httpUrl}/feed/`, "999");
-    await fresh.waitFor((f) => f.some((x) => x.id === "6"), "a fresh snapshot");
+    const fresh = new SseClient(`${server.httpUrl}/feed/`, "1:999");
+    await fresh.waitFor((f) => f.some((x) => x.id === "1:6"), "a fresh snapshot");
     assert.deepEqual(
       fresh.frames.filter((f) => f.data).map((f) => f.data!.id),
       ["a", "c", "d"],
     );
     fresh.close();
+
+    // An id from another table of the same name (dropped and created again) starts over too.
+    const other = new SseClient(`${server.httpUrl}/feed/`, "7:2");
+    await other.waitFor((f) => f.some((x) => x.id === "1:6"), "a snapshot for a foreign id");
+    assert.deepEqual(
+      other.frames.filter((f) => f.data).map((f) => f.data!.id),
+      ["a", "c", "d"],
+    );
+    other.close();
   });
 });

@@ -290,7 +290,7 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
     });
   }
 
-  it("SSE answers with text/event-stream frames `data: <json>`; a live frame's id is its version", async () => {
+  it("SSE answers with text/event-stream frames `data: <json>`; a live frame's id is <table number>:<version>", async () => {
     await write("PUT", "/subs/framed", { x: 1 });
     const v0 = await versionOf("/subs/framed");
     const s = await sse("/subs/framed");
@@ -307,18 +307,21 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
     await write("PUT", "/subs/framed", { x: 2 });
     await waitMsgs(s, 2, "the change");
     const v1 = await versionOf("/subs/framed");
+    // Ids are <table number>:<version>; the snapshot's closing id-only frame names the table's number.
+    const tableNumber = /id: (\d+):\d+\n\n/.exec(s.raw())?.[1];
+    assert.ok(tableNumber, JSON.stringify(s.raw()));
     assert.ok(
       s
         .raw()
         .endsWith(
-          `id: ${v1}\ndata: {"id":"framed","localTime":${s.msgs[1]!.localTime},"value":{"x":2,"id":"framed"},"version":${v1},"type":"put"}\n\n`,
+          `id: ${tableNumber}:${v1}\ndata: {"id":"framed","localTime":${s.msgs[1]!.localTime},"value":{"x":2,"id":"framed"},"version":${v1},"type":"put"}\n\n`,
         ),
       JSON.stringify(s.raw()),
     );
     // Every event with data and an id names the data's version.
     for (const ev of s.events)
       if (ev.id !== undefined && ev.data !== undefined)
-        assert.equal(Number(ev.id), (JSON.parse(ev.data) as Msg).version);
+        assert.equal(ev.id, `${tableNumber}:${(JSON.parse(ev.data) as Msg).version}`);
     s.close();
   });
 
@@ -342,7 +345,10 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
       () => "an event id",
     );
     const lastId = [...first.events].reverse().find((e) => e.id !== undefined)!.id!;
-    assert.equal(Number(lastId), first.msgs[2]!.version);
+    // The id is <table number>:<version>.
+    assert.match(lastId, /^\d+:\d+$/);
+    const lastVersion = Number(lastId.split(":")[1]);
+    assert.equal(lastVersion, first.msgs[2]!.version);
     first.close();
     // Missed while disconnected:
     await write("PUT", "/resume/b", { n: 1 });
@@ -365,7 +371,7 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
     const versions = again.msgs.map((m) => m.version);
     assert.deepEqual(
       versions,
-      [1, 2, 3, 4].map((k) => Number(lastId) + k),
+      [1, 2, 3, 4].map((k) => lastVersion + k),
     );
     again.close();
   });

@@ -69,6 +69,11 @@ program
     process.env.ONCEDB_HTTP ?? "127.0.0.1:8080",
   )
   .option(
+    "--cors <origins>",
+    "comma-separated origins whose web pages may use the HTTP API, or * for any; default none (env ONCEDB_CORS)",
+    process.env.ONCEDB_CORS ?? "",
+  )
+  .option(
     "--advertise <host:port>",
     "address Kafka clients are told to use (env ONCEDB_ADVERTISE)",
     process.env.ONCEDB_ADVERTISE,
@@ -125,6 +130,10 @@ program
         kafka,
         nats,
         http,
+        httpCorsOrigins: String(opts.cors)
+          .split(",")
+          .map((o) => o.trim())
+          .filter((o) => o !== ""),
         kafkaAdvertise: advertise ?? undefined,
         kafkaFrameBytesMax: Number(opts.frameMaxBytes),
         autoCreateTopics: opts.autoCreateTopics,

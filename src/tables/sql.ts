@@ -15,11 +15,21 @@
  * `quoted`. OR, joins, grouping, aggregates and functions are refused with an error naming them.
  */
 import { TableError } from "./errors.js";
-import { type Condition, EMPTY_QUERY, type Op, type Query, type Scalar, type SortKey } from "./query.js";
+import {
+  type Condition,
+  EMPTY_QUERY,
+  type Op,
+  type Query,
+  QueryLimits,
+  type Scalar,
+  type SortKey,
+} from "./query.js";
 import type { RecordInputValue, RowWrite, Tables } from "./tables.js";
 
 /** Longest statement accepted, in characters. */
 export const SQL_TEXT_MAX = 1024 * 1024;
+/** Values in one IN (...) list (each is checked against every candidate record). */
+export const SQL_IN_VALUES_MAX = 1000;
 
 type Token =
   | { kind: "word"; text: string; upper: string }
@@ -58,8 +68,9 @@ function tokenize(sql: string): Token[] {
       if (end < 0) throw new TableError("INVALID", "unterminated quoted identifier");
       out.push({ kind: "ident", text: sql.slice(i + 1, end) });
       i = end + 1;
-    } else if (/[0-9]/.test(c) || (c === "-" && /[0-9.]/.test(sql[i + 1] ?? "") && !endsValue(out))) {
-      const m = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?/.exec(sql.slice(i))!;
+    } else if (/[0-9]/.test(c) || (c === "-" && /^-(\d|\.\d)/.test(sql.slice(i, i + 3)) && !endsValue(out))) {
+      const m = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?/.exec(sql.slice(i));
+      if (!m) throw new TableError("INVALID", `malformed number at ${JSON.stringify(sql.slice(i, i + 10))}`);
       out.push({ kind: "number", value: Number(m[0]) });
       i += m[0].length;
     } else if (/[A-Za-z_]/.test(c)) {
@@ -176,6 +187,8 @@ class Parser {
     const conds: Condition[] = [];
     do {
       conds.push(...this.condition());
+      if (conds.length > QueryLimits.conditionsMax)
+        throw new TableError("LIMIT", `more than ${QueryLimits.conditionsMax} conditions`);
       if (isWord(this.peek(), "OR")) throw refused("OR");
     } while (this.acceptWord("AND"));
     return conds;
@@ -214,7 +227,11 @@ class Parser {
     if (isWord(tok, "IN")) {
       this.expectPunct("(");
       const values: Scalar[] = [this.value()];
-      while (this.acceptPunct(",")) values.push(this.value());
+      while (this.acceptPunct(",")) {
+        values.push(this.value());
+        if (values.length > SQL_IN_VALUES_MAX)
+          throw new TableError("LIMIT", `more than ${SQL_IN_VALUES_MAX} values in one IN list`);
+      }
       this.expectPunct(")");
       return [cond("eq", values)];
     }
@@ -362,7 +379,7 @@ export async function runSql(tables: Tables, stmt: SqlStatement): Promise<unknow
   switch (stmt.kind) {
     case "select": {
       const rows = JSON.parse(tables.query(stmt.table, stmt.query).json) as RecordInputValue[];
-      const declared = tables.describe(stmt.table).attributes.map((a) => a.name);
+      const declared = tables.definition(stmt.table).attributes.map((a) => a.name);
       const cols = stmt.star ? declared : (stmt.query.select ?? []);
       return rows.map((r) => {
         const out: RecordInputValue = {};
@@ -384,7 +401,7 @@ export async function runSql(tables: Tables, stmt: SqlStatement): Promise<unknow
       };
     }
     case "update": {
-      const pk = tables.describe(stmt.table).primaryKey;
+      const pk = tables.definition(stmt.table).primaryKey;
       if (pk in stmt.set) throw new TableError("INVALID", `UPDATE cannot change the primary key ${pk}`);
       const ids = matchingIds(tables, stmt.table, pk, stmt.where);
       const out = await tables.write(

@@ -56,8 +56,9 @@ export const TableLimits = {
   writesPerCallMax: 10_000,
   /** JSON bytes written by one call; the change topic's max.message.bytes is set above it. */
   writeBytesPerCallMax: 16 * 1024 * 1024,
-  /** Records a query may return; more needs limit(). */
+  /** Records a query may return, and their JSON characters; more needs limit(). */
   queryRowsMax: 100_000,
+  queryBytesMax: 64 * 1024 * 1024,
   /** Records a query may examine on this thread (conditions on unindexed attributes scan). */
   scanRowsMax: 1_000_000,
   /** Records a table subscription replays before its live changes, and their JSON bytes. */
@@ -154,6 +155,8 @@ export interface Subscription {
   readonly resumed: boolean;
   /** Changes below this version are in the snapshot or the backlog; live events start here. */
   readonly highWatermark: number;
+  /** The table's number: a recreated table of the same name has another. */
+  readonly tableNumber: number;
   close(): void;
 }
 
@@ -302,6 +305,11 @@ export class Tables {
     return [...this.states.values()].map((st) => this.info(st)).sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** A table's definition (no record count: that is describe(), which scans). */
+  definition(name: string): TableInfo {
+    return this.info(this.state(name));
+  }
+
   has(name: string): boolean {
     return this.states.has(name);
   }
@@ -392,6 +400,7 @@ export class Tables {
     let skip = q.sort.length > 0 ? 0 : q.offset;
     const take = q.sort.length > 0 ? Number.POSITIVE_INFINITY : (q.limit ?? Number.POSITIVE_INFINITY);
     let scanned = 0;
+    let outBytes = 0;
     const seen = new Set<string>();
     const visit = (id: string, doc: string): boolean => {
       if (out.length >= take) return false;
@@ -405,15 +414,18 @@ export class Tables {
       let rec: RecordInputValue | undefined;
       if (needParse) {
         rec = JSON.parse(doc) as RecordInputValue;
-        for (const { c, values } of conds) if (!valueMatches(c.op, rec[c.attr], values)) return true;
+        for (const { c, values } of conds)
+          if (!valueMatches(c.op, ownValue(rec, c.attr), values)) return true;
       }
       if (q.sort.length > 0) {
         sorted.push({ doc, rec: rec! });
       } else if (skip > 0) {
         skip--;
       } else {
-        out.push(q.select ? selected(rec!, q) : doc);
-        if (out.length > TableLimits.queryRowsMax) tooMany();
+        const text = q.select ? selected(rec!, q) : doc;
+        out.push(text);
+        outBytes += text.length;
+        if (out.length > TableLimits.queryRowsMax || outBytes > TableLimits.queryBytesMax) tooMany();
       }
       return out.length < take;
     };
@@ -422,13 +434,18 @@ export class Tables {
       if (sorted.length > TableLimits.queryRowsMax && q.limit === undefined) tooMany();
       sorted.sort((a, b) => {
         for (const k of q.sort) {
-          const d = compareForSort(a.rec[k.attr], b.rec[k.attr]);
+          const d = compareForSort(ownValue(a.rec, k.attr), ownValue(b.rec, k.attr));
           if (d !== 0) return k.desc ? -d : d;
         }
         return 0;
       });
       const end = q.limit === undefined ? sorted.length : q.offset + q.limit;
-      for (const s of sorted.slice(q.offset, end)) out.push(q.select ? selected(s.rec, q) : s.doc);
+      for (const s of sorted.slice(q.offset, end)) {
+        const text = q.select ? selected(s.rec, q) : s.doc;
+        out.push(text);
+        outBytes += text.length;
+        if (outBytes > TableLimits.queryBytesMax) tooMany();
+      }
     }
     return { json: `[${out.join(",")}]`, count: out.length };
   }
@@ -556,6 +573,7 @@ export class Tables {
       release();
       for (let i = 0; i < plans.length; i++) {
         const pl = plans[i]!;
+        // notify() contains its listeners' failures: the write is durable whatever they do.
         this.notify({
           table: st.def.name,
           type: pl.type,
@@ -719,6 +737,11 @@ export class Tables {
     opts: {
       /** Resume after this version (from the change topic) instead of starting from a snapshot. */
       afterVersion?: number;
+      /**
+       * The table number `afterVersion` was seen under (Subscription.tableNumber): a version of a
+       * dropped table of the same name means nothing here, so that subscription starts over.
+       */
+      tableNumber?: number;
       /** Called when the subscription ends from this side (its table was dropped). */
       onEnd?: (reason: string) => void;
     } = {},
@@ -731,8 +754,9 @@ export class Tables {
     const hw = p.highWatermark;
     const key = id === undefined ? undefined : this.keyFor(st, id);
     const snapshot: { id: string; value: string; version: number }[] = [];
-    const backlog =
-      opts.afterVersion === undefined ? undefined : this.changesSince(st, key, opts.afterVersion + 1, hw);
+    const resumable =
+      opts.afterVersion !== undefined && (opts.tableNumber === undefined || opts.tableNumber === st.def.tbl);
+    const backlog = resumable ? this.changesSince(st, key, opts.afterVersion! + 1, hw) : undefined;
     let listeners: Set<Sub>;
     let mapKey: string;
     let map: Map<string, Set<Sub>>;
@@ -792,7 +816,14 @@ export class Tables {
     };
     listeners.add(sub);
     this.subscriptions++;
-    return { snapshot, backlog: backlog ?? [], resumed: backlog !== undefined, highWatermark: hw, close };
+    return {
+      snapshot,
+      backlog: backlog ?? [],
+      resumed: backlog !== undefined,
+      highWatermark: hw,
+      tableNumber: st.def.tbl,
+      close,
+    };
   }
 
   /**
@@ -812,6 +843,7 @@ export class Tables {
     const out: ChangeEvent[] = [];
     let next = from;
     let examined = 0;
+    let bytes = 0;
     while (next < to) {
       const batches = this.engine.readBatchesNow(st.def.topic, 0, next, RESUME_READ_BYTES);
       if (batches.length === 0) return undefined;
@@ -822,6 +854,8 @@ export class Tables {
           if (r.offset < next || r.offset >= to) continue;
           next = r.offset + 1;
           if (++examined > TableLimits.replayRowsMax) return undefined;
+          bytes += r.value?.length ?? 0;
+          if (bytes > TableLimits.replayBytesMax) return undefined;
           const id = r.key?.toString("utf8") ?? "";
           if (key !== undefined && id !== key) continue;
           const op = r.headers.find((h) => h.key === "op")?.value?.toString("utf8");
@@ -855,7 +889,14 @@ export class Tables {
     };
     deliver(this.tableListeners.get(ev.table));
     deliver(this.recordListeners.get(`${ev.table}\u0000${ev.id}`));
-    this.publishOnBus(ev);
+    try {
+      this.publishOnBus(ev);
+    } catch (err) {
+      this.engine.logger?.warn(
+        { err: (err as Error).message, table: ev.table },
+        "change not published on the bus",
+      );
+    }
   }
 
   /**
@@ -940,8 +981,13 @@ function indexRange(op: Condition["op"], x: number | string): [string, SqlParam[
 /** A result record as select() shapes it. */
 function selected(rec: RecordInputValue, q: Query): string {
   const attrs = q.select ?? [];
-  if (q.selectValue) return JSON.stringify(rec[attrs[0]!] ?? null);
+  if (q.selectValue) return JSON.stringify(ownValue(rec, attrs[0]!) ?? null);
   return JSON.stringify(pick(rec, attrs));
+}
+
+/** A record's own attribute (never one inherited from Object.prototype, such as "constructor"). */
+export function ownValue(rec: RecordInputValue, attr: string): unknown {
+  return Object.hasOwn(rec, attr) ? rec[attr] : undefined;
 }
 
 /**
@@ -959,15 +1005,16 @@ function prefixUpperBound(prefix: string): string | null {
   return null;
 }
 
-function pick(rec: RecordInputValue, attrs: readonly string[]): RecordInputValue {
+/** The record's own attributes among `attrs`, in that order. */
+export function pick(rec: RecordInputValue, attrs: readonly string[]): RecordInputValue {
   const out: RecordInputValue = {};
-  for (const a of attrs) if (a in rec) out[a] = rec[a];
+  for (const a of attrs) if (Object.hasOwn(rec, a)) out[a] = rec[a];
   return out;
 }
 
 function tooMany(): never {
   throw new TableError(
     "LIMIT",
-    `query returns more than ${TableLimits.queryRowsMax} records; narrow it or page with limit(start,end)`,
+    `query returns more than ${TableLimits.queryRowsMax} records or ${TableLimits.queryBytesMax} characters; narrow it or page with limit(start,end)`,
   );
 }

@@ -19,7 +19,7 @@ import {
   type Scalar,
 } from "../../tables/query.js";
 import { parseSql, runSql } from "../../tables/sql.js";
-import { type RowWrite, type TableInfo, TableLimits, type Tables } from "../../tables/tables.js";
+import { pick, type RowWrite, type TableInfo, TableLimits, type Tables } from "../../tables/tables.js";
 
 export const DATABASE = "data";
 
@@ -166,7 +166,7 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
       }
       case "upsert": {
         const table = tableOf(body);
-        const pk = tables.describe(table).primaryKey;
+        const pk = tables.definition(table).primaryKey;
         const rs = records(body);
         writable();
         const out = await tables.write(
@@ -185,7 +185,7 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
       }
       case "update": {
         const table = tableOf(body);
-        const pk = tables.describe(table).primaryKey;
+        const pk = tables.definition(table).primaryKey;
         const rs = records(body);
         for (const r of rs)
           if (r[pk] === undefined || r[pk] === null)
@@ -228,9 +228,7 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
           const json = tables.get(table, id);
           if (json === undefined) continue;
           const rec = JSON.parse(json) as Record<string, unknown>;
-          found.push(
-            sel.select ? Object.fromEntries(sel.select.filter((a) => a in rec).map((a) => [a, rec[a]])) : rec,
-          );
+          found.push(sel.select ? pick(rec, sel.select) : rec);
         }
         return found;
       }

@@ -14,6 +14,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine } from "../../engine/engine.js";
 import { TableError } from "../../tables/errors.js";
 import { EMPTY_QUERY, parseUrlQuery, type Query } from "../../tables/query.js";
+import { ownValue, pick } from "../../tables/tables.js";
+import { originAllowed } from "./server.js";
 import type { SubscriptionHub } from "./subscriptions.js";
 
 interface Target {
@@ -44,7 +46,12 @@ function recordBody(req: FastifyRequest): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-export function registerRest(app: FastifyInstance, engine: Engine, hub: SubscriptionHub): void {
+export function registerRest(
+  app: FastifyInstance,
+  engine: Engine,
+  hub: SubscriptionHub,
+  corsOrigins: readonly string[],
+): void {
   const tables = engine.tables;
 
   /** Overloaded storage: writes are refused with 503 instead of queuing without bound. */
@@ -94,12 +101,21 @@ export function registerRest(app: FastifyInstance, engine: Engine, hub: Subscrip
         const rec = JSON.parse(row.json) as Record<string, unknown>;
         const attrs = t.query.select;
         if (t.query.selectValue)
-          return reply.type("application/json; charset=utf-8").send(JSON.stringify(rec[attrs[0]!] ?? null));
-        return reply.send(Object.fromEntries(attrs.filter((a) => a in rec).map((a) => [a, rec[a]])));
+          return reply
+            .type("application/json; charset=utf-8")
+            .send(JSON.stringify(ownValue(rec, attrs[0]!) ?? null));
+        return reply.send(pick(rec, attrs));
       }
       return reply.type("application/json; charset=utf-8").send(row.json);
     },
     wsHandler: (socket, req) => {
+      // Browsers send any page's WebSocket upgrade with its Origin and no CORS check: refuse
+      // origins that CORS would refuse (cross-site WebSocket hijacking).
+      if (!originAllowed(req.headers.origin, req.headers.host, corsOrigins)) {
+        socket.send(JSON.stringify({ error: `origin ${req.headers.origin} is not allowed (see --cors)` }));
+        socket.close(1008, "origin not allowed");
+        return;
+      }
       let t: Target;
       try {
         t = target(req);

@@ -39,6 +39,27 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   logger?: Logger;
+  /**
+   * Origins whose pages may call the API and subscribe (CORS, and the Origin of WebSocket
+   * upgrades); "*" allows any. Default none: with no authentication yet, a page on some other
+   * site must not be able to write to a developer's local database.
+   */
+  corsOrigins?: readonly string[];
+}
+
+/** Whether a browser request from `origin` is allowed: same origin, or listed. */
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: readonly string[],
+): boolean {
+  if (origin === undefined) return true; // not from a browser page
+  if (allowed.includes("*") || allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 const STATUS_OF: Record<TableErrorCode, number> = {
@@ -114,10 +135,12 @@ export class HttpServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    // Web apps on other origins may call tables and subscribe (HarperDB's default, cors: true).
-    // There is no authentication yet, so the listener's loopback default is what protects it.
+    // Web apps on the listed origins may call tables and subscribe (HarperDB allows every origin by
+    // default; without authentication OnceDB allows none unless told, see corsOrigins).
+    const allowed = this.opts.corsOrigins ?? [];
     await this.app.register(cors, {
-      origin: true,
+      origin: (origin, cb) =>
+        cb(null, origin === undefined || allowed.includes("*") || allowed.includes(origin)),
       methods: ["GET", "PUT", "PATCH", "POST", "DELETE"],
       exposedHeaders: ["etag", "location"],
       maxAge: 600,
@@ -127,7 +150,7 @@ export class HttpServer {
     });
     await this.app.register(async (scope) => {
       registerOperations(scope, this.opts.engine);
-      registerRest(scope, this.opts.engine, this.hub);
+      registerRest(scope, this.opts.engine, this.hub, allowed);
     });
     await this.app.listen({ host: this.opts.host, port: this.opts.port });
     const addr = this.app.server.address();

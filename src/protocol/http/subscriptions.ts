@@ -7,8 +7,9 @@
  * commit order (tables.ts, invariant 2). `version` is the offset of the change record in the
  * table's Kafka topic, so it orders a subscriber's messages and names the change in the log.
  *
- * SSE frames are `id: <version>\ndata: <json>\n\n`; after the snapshot an `id:` frame without data
- * marks the position it stands for. A client that reconnects with `Last-Event-ID` (EventSource does
+ * SSE frames are `id: <table number>:<version>\ndata: <json>\n\n`; after the snapshot an `id:` frame
+ * without data marks the position it stands for. (The table number tells a recreated table of the
+ * same name from the one the client saw.) A client that reconnects with `Last-Event-ID` (EventSource does
  * it by itself) gets every change after that version from the table's change topic and then live
  * ones: no change lost or repeated across reconnects. When those changes are no longer in the
  * topic (retention) it starts over from a snapshot.
@@ -26,6 +27,10 @@ import type { ChangeEvent, Subscription, Tables } from "../../tables/tables.js";
 export const SUBSCRIBER_PENDING_BYTES_MAX = 8 * 1024 * 1024;
 /** While sending a snapshot, wait for the connection to drain past this many unsent bytes. */
 export const SNAPSHOT_HIGH_WATER_BYTES = 1024 * 1024;
+/** A subscriber whose connection takes no more of its snapshot for this long is cut off. */
+export const SNAPSHOT_STALL_MS = 30_000;
+/** After saying goodbye (close frame, final event), how long a connection may take to go. */
+export const CLOSE_GRACE_MS = 1000;
 /** SSE comment sent on idle streams so that proxies and clients see the stream alive. */
 export const SSE_KEEPALIVE_MS = 30_000;
 /** WebSocket ping interval; a peer that has not answered the previous ping is disconnected. */
@@ -93,7 +98,7 @@ class Feed {
     for (const frame of initial) {
       if (this.dead || this.outlet.gone) return;
       this.outlet.write(frame);
-      if (this.outlet.pending() > SNAPSHOT_HIGH_WATER_BYTES) await this.outlet.drained();
+      if (this.outlet.pending() > SNAPSHOT_HIGH_WATER_BYTES) await this.drainedOrSlow();
     }
     while (this.queue.length > 0) {
       if (this.dead || this.outlet.gone) return;
@@ -101,9 +106,20 @@ class Feed {
       this.queue = [];
       this.queuedBytes = 0;
       for (const frame of batch) this.outlet.write(frame);
-      if (this.outlet.pending() > SNAPSHOT_HIGH_WATER_BYTES) await this.outlet.drained();
+      if (this.outlet.pending() > SNAPSHOT_HIGH_WATER_BYTES) await this.drainedOrSlow();
     }
     this.pumping = false;
+  }
+
+  /** Waits for the connection to drain; one that makes no progress for SNAPSHOT_STALL_MS is cut. */
+  private async drainedOrSlow(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), SNAPSHOT_STALL_MS);
+    });
+    const done = await Promise.race([this.outlet.drained().then(() => false), stalled]);
+    clearTimeout(timer);
+    if (done) this.slow();
   }
 
   private slow(): void {
@@ -144,7 +160,10 @@ export class SubscriptionHub {
             unsent <= SNAPSHOT_HIGH_WATER_BYTES / 2 || outlet.gone ? resolve() : setTimeout(check, 5);
           check();
         }),
-      end: (reason, code) => socket.close(code, reason.slice(0, 120)),
+      end: (reason, code) => {
+        socket.close(code, reason.slice(0, 120));
+        setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+      },
       get gone() {
         return socket.readyState !== socket.OPEN;
       },
@@ -191,6 +210,9 @@ export class SubscriptionHub {
     const shutdown = () => {
       close();
       socket.close(1001, "server shutting down");
+      // A peer that reads nothing never lets the close frame out, and the server's close waits
+      // for every upgraded socket: cut it after a moment.
+      setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
     };
     this.closers.add(shutdown);
     socket.on("close", close);
@@ -220,7 +242,10 @@ export class SubscriptionHub {
           res.on("close", done);
         }),
       end: () => {
-        if (!res.destroyed) res.end();
+        if (res.destroyed) return;
+        res.end();
+        // A client that reads nothing would hold the response (and its buffers) open.
+        setTimeout(() => res.destroy(), CLOSE_GRACE_MS).unref();
       },
       get gone() {
         return res.destroyed || res.writableEnded;
@@ -230,15 +255,14 @@ export class SubscriptionHub {
       this.logger?.warn({ table, id }, "SSE subscriber too slow; disconnecting");
       res.destroy();
     });
-    const last = req.headers["last-event-id"];
-    const afterVersion =
-      typeof last === "string" && /^\d{1,15}$/.test(last.trim()) ? Number(last) : undefined;
+    const last = /^(\d{1,15}):(\d{1,15})$/.exec(String(req.headers["last-event-id"] ?? "").trim());
     let sub: Subscription | undefined = this.tables.subscribe(
       table,
       id,
-      (ev) => feed.live(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
+      (ev) => feed.live(`id: ${tableNumber}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
       {
-        afterVersion,
+        tableNumber: last ? Number(last[1]) : undefined,
+        afterVersion: last ? Number(last[2]) : undefined,
         onEnd: (reason) => {
           feed.stop();
           if (!outlet.gone) res.write(`event: error\ndata: ${JSON.stringify({ error: reason })}\n\n`);
@@ -246,6 +270,7 @@ export class SubscriptionHub {
         },
       },
     );
+    const tableNumber = sub.tableNumber;
     reply.hijack();
     res.writeHead(200, {
       // Headers hooks set on the reply (CORS) would be lost with the hijack: carry them over.
@@ -273,13 +298,14 @@ export class SubscriptionHub {
     res.on("error", close);
     const initial: string[] = [];
     if (sub.resumed) {
-      for (const ev of sub.backlog) initial.push(`id: ${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
+      for (const ev of sub.backlog)
+        initial.push(`id: ${tableNumber}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
     } else {
       const now = Date.now();
       for (const r of sub.snapshot)
         initial.push(`data: ${message(r.id, r.value, r.version, "put", now)}\n\n`);
       // No event, only the position: EventSource's Last-Event-ID becomes the snapshot's.
-      if (sub.highWatermark > 0) initial.push(`id: ${sub.highWatermark - 1}\n\n`);
+      if (sub.highWatermark > 0) initial.push(`id: ${tableNumber}:${sub.highWatermark - 1}\n\n`);
     }
     void feed.start(initial);
   }
