@@ -19,7 +19,13 @@ import { groupErrorName } from "../groups/errors.js";
 import { type AbortedRange, LogReader, type StoredBatch } from "../log/log-reader.js";
 import { Partition } from "../log/partition.js";
 import { type ReadAnswer, ReadPool } from "../log/read-pool.js";
-import { assignBaseOffset, batchProducer, checkProducedBatch, readBatchHeader } from "../log/record-batch.js";
+import {
+  assignBaseOffset,
+  type BatchHeader,
+  batchProducer,
+  checkProducedBatch,
+  readBatchHeader,
+} from "../log/record-batch.js";
 import { decodeRecords } from "../log/records.js";
 import { MessageBus } from "../messaging/bus.js";
 import type { WriteOp } from "../storage/sql.js";
@@ -185,7 +191,7 @@ export interface TableDefinition {
   readonly createdMs: number;
 }
 
-/** What a table write adds to the append of its change batch (appendTableChange). */
+/** What a table write adds to the append of its change batch (appendTableChanges). */
 export interface TableChange {
   /** The row and index writes, given the batch's base offset: they join the same commit. */
   ops(baseOffset: number): WriteOp[];
@@ -720,17 +726,77 @@ export class Engine extends EventEmitter {
   }
 
   /**
-   * Appends a table's change batch together with the row writes it describes (`ops`), in one
-   * commit: a row and its change record are durable together or not at all.
+   * Appends tables' change batches together with the row writes they describe and, optionally,
+   * committed group offsets, all in one commit: rows, their change records and the offsets of
+   * the input they were made from are durable together or not at all (what exactly-once
+   * processing into tables stands on). Everything is checked before anything is reserved, so a
+   * refused call leaves no trace. Resolves with each batch's append result, in order.
    */
-  appendTableChange(def: TableDefinition, batch: Buffer, change: TableChange): Promise<AppendResult> {
-    if (this.tableDefs.get(def.name) !== def)
-      return Promise.reject(
-        new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `table ${def.name} does not exist`),
-      );
-    const p = this.topics.get(def.topic)?.partitions[0];
-    assert(p, `table ${def.name} has no change partition`);
-    return this.appendTo(p, batch, change);
+  appendTableChanges(
+    items: readonly { readonly def: TableDefinition; readonly batch: Buffer; readonly change: TableChange }[],
+    offsets?: { readonly groupId: string; readonly entries: readonly OffsetCommitEntry[] },
+  ): Promise<AppendResult[]> {
+    const checked: { p: Partition; batch: Buffer; change: TableChange; h: BatchHeader }[] = [];
+    for (const { def, batch, change } of items) {
+      if (this.tableDefs.get(def.name) !== def)
+        return Promise.reject(
+          new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `table ${def.name} does not exist`),
+        );
+      const topic = this.topics.get(def.topic);
+      const p = topic?.partitions[0];
+      assert(topic && p, `table ${def.name} has no change partition`);
+      if (checked.some((c) => c.p === p))
+        return Promise.reject(
+          new EngineError("INVALID_REQUEST", `table ${def.name} appears twice in one commit`),
+        );
+      const check = checkProducedBatch(batch, topic.effective.maxMessageBytes);
+      if (!check.ok) return Promise.reject(new EngineError(check.error, check.message));
+      assert(check.header.producerId < 0, "table change batches carry no producer id");
+      checked.push({ p, batch, change, h: check.header });
+    }
+    const now = this.clock.nowMs();
+    const offsetOps: WriteOp[] = [];
+    const applied: [OffsetCommitEntry, CommittedOffset][] = [];
+    for (const e of offsets?.entries ?? []) {
+      if (!this.partition(e.topic, e.partition))
+        return Promise.reject(
+          new EngineError("UNKNOWN_TOPIC_OR_PARTITION", `unknown partition ${e.topic}-${e.partition}`),
+        );
+      if (e.metadata !== null && Buffer.byteLength(e.metadata) > OFFSET_METADATA_BYTES_MAX)
+        return Promise.reject(new EngineError("OFFSET_METADATA_TOO_LARGE", "offset metadata too large"));
+      const c: CommittedOffset = {
+        offset: e.offset,
+        leaderEpoch: e.leaderEpoch,
+        metadata: e.metadata,
+        commitMs: now,
+      };
+      offsetOps.push(this.offsets.upsertOp(offsets!.groupId, e.topic, e.partition, c));
+      applied.push([e, c]);
+    }
+    const ops: WriteOp[] = [];
+    const transfers: ArrayBuffer[] = [];
+    let bytes = 0;
+    const placed = checked.map(({ p, batch, change, h }) => {
+      const baseOffset = p.reserve(h.recordCount);
+      const lastOffset = baseOffset + h.lastOffsetDelta;
+      const { op, transfer } = this.batchWrite(p, batch, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+      ops.push(op);
+      for (const extra of change.ops(baseOffset)) ops.push(extra);
+      transfers.push(transfer);
+      bytes += h.sizeBytes;
+      return { p, change, baseOffset, lastOffset };
+    });
+    for (const op of offsetOps) ops.push(op);
+    return this.submit(ops, transfers, bytes).then(() => {
+      if (offsets) for (const [e, c] of applied) this.offsets.apply(offsets.groupId, e.topic, e.partition, c);
+      return placed.map(({ p, change, baseOffset, lastOffset }) => {
+        p.advanceHighWatermark(lastOffset + 1);
+        // In the same callback: no code runs between the move and the change's delivery (tables
+        // invariant 2).
+        change.onDurable(baseOffset);
+        return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
+      });
+    });
   }
 
   /** One chunk of reclaiming dropped tables' rows; false when there is nothing left. */
@@ -910,17 +976,6 @@ export class Engine extends EventEmitter {
       );
     }
     if (this.tableDefs.has(topicName)) return Promise.reject(tableTopicError(topicName));
-    return this.appendTo(p, records, null);
-  }
-
-  private appendTo(
-    p: Partition,
-    records: Buffer,
-    /** A table's change: its row writes join the commit; `onDurable` runs as the high watermark moves. */
-    change: TableChange | null,
-  ): Promise<AppendResult> {
-    const topic = this.topics.get(p.topic);
-    assert(topic, `partition of unknown topic ${p.topic}`);
     const check = checkProducedBatch(records, topic.effective.maxMessageBytes);
     if (!check.ok) return Promise.reject(new EngineError(check.error, check.message));
     const h = check.header;
@@ -940,12 +995,8 @@ export class Engine extends EventEmitter {
     const { op, transfer } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
     const ops: WriteOp[] =
       verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
-    if (change) for (const extra of change.ops(baseOffset)) ops.push(extra);
     return this.submit(ops, [transfer], h.sizeBytes).then(() => {
       p.advanceHighWatermark(lastOffset + 1);
-      // In the same callback: no code runs between the move and the change's delivery (tables
-      // invariant 2).
-      change?.onDurable(baseOffset);
       return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
     });
   }

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
-import type { Engine, TableDefinition } from "../engine/engine.js";
+import type { Engine, OffsetCommitEntry, TableDefinition } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
 import { decodeRecords, encodeBatch, type RecordInput } from "../log/records.js";
 import { encodeHeaders } from "../messaging/headers.js";
@@ -538,54 +538,95 @@ export class Tables {
    * earlier ones.
    */
   write(table: string, writes: readonly RowWrite[]): Promise<WriteOutcome[]> {
-    let planned: ReturnType<Tables["plan"]>;
+    return this.commit([{ table, writes }]).then((r) => r[0]!);
+  }
+
+  /**
+   * Applies writes to several tables, and optionally commits consumer-group offsets, in one
+   * commit: every row, its change record and the offsets are durable together when the promise
+   * resolves, or none of them if it rejects. This is what processing a stream into tables
+   * exactly once stands on: commit the input's offsets with the rows made from it, and a crash
+   * can neither lose the rows nor apply the input twice. Each table appears at most once; writes
+   * to one table see the earlier ones in its list. Resolves with each table's outcomes, in order.
+   */
+  commit(
+    groups: readonly { readonly table: string; readonly writes: readonly RowWrite[] }[],
+    opts: {
+      readonly offsets?: { readonly groupId: string; readonly entries: readonly OffsetCommitEntry[] };
+    } = {},
+  ): Promise<WriteOutcome[][]> {
+    const planned: ReturnType<Tables["plan"]>[] = [];
     try {
-      planned = this.plan(this.state(table), writes);
+      const seen = new Set<string>();
+      let total = 0;
+      for (const g of groups) {
+        if (seen.has(g.table))
+          throw new TableError("INVALID", `table ${g.table} appears twice in one commit`);
+        seen.add(g.table);
+        total += g.writes.length;
+        if (total > TableLimits.writesPerCallMax)
+          throw new TableError("LIMIT", `more than ${TableLimits.writesPerCallMax} writes in one call`);
+        planned.push(this.plan(this.state(g.table), g.writes));
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    const { st, plans, outcomes } = planned;
-    if (plans.length === 0) return Promise.resolve(outcomes.map((o) => ({ ...o, version: null })));
+    const active = planned.filter((p) => p.plans.length > 0);
+    const unchanged = () =>
+      planned.map((p) => p.outcomes.map(({ planIndex: _, ...o }) => ({ ...o, version: null })));
+    if (active.length === 0 && !opts.offsets) return Promise.resolve(unchanged());
     const nowMs = this.engine.clock.nowMs();
-    const records: RecordInput[] = plans.map((pl) => ({
-      key: Buffer.from(pl.key, "utf8"),
-      value: pl.doc === null ? null : Buffer.from(pl.doc, "utf8"),
-      headers: [{ key: "op", value: Buffer.from(pl.type, "utf8") }],
-      timestampMs: nowMs,
-    }));
-    const batch = encodeBatch({ records, nowMs });
-    const tbl = st.def.tbl;
-    const ops = (baseOffset: number): WriteOp[] => {
-      const list: WriteOp[] = [];
-      for (let i = 0; i < plans.length; i++) rowOps(st, plans[i]!, baseOffset + i, list);
-      return list;
-    };
-    for (const pl of plans) this.overlayAdd(tbl, pl.key, pl.doc);
     const generation = this.overlayGeneration;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       // After a failed commit the overlay was reset (onStorageError): nothing of ours is left.
-      if (generation === this.overlayGeneration) for (const pl of plans) this.overlayRemove(tbl, pl.key);
+      if (generation !== this.overlayGeneration) return;
+      for (const { st, plans } of active) for (const pl of plans) this.overlayRemove(st.def.tbl, pl.key);
     };
-    const onDurable = (baseOffset: number) => {
-      release();
-      for (let i = 0; i < plans.length; i++) {
-        const pl = plans[i]!;
-        // notify() contains its listeners' failures: the write is durable whatever they do.
-        this.notify({
-          table: st.def.name,
-          type: pl.type,
-          id: pl.key,
-          value: pl.doc,
-          version: baseOffset + i,
-          timestampMs: nowMs,
+    const items = active.map(({ st, plans }) => {
+      const records: RecordInput[] = plans.map((pl) => ({
+        key: Buffer.from(pl.key, "utf8"),
+        value: pl.doc === null ? null : Buffer.from(pl.doc, "utf8"),
+        headers: [{ key: "op", value: Buffer.from(pl.type, "utf8") }],
+        timestampMs: nowMs,
+      }));
+      const ops = (baseOffset: number): WriteOp[] => {
+        const list: WriteOp[] = [];
+        for (let i = 0; i < plans.length; i++) rowOps(st, plans[i]!, baseOffset + i, list);
+        return list;
+      };
+      const onDurable = (baseOffset: number) => {
+        release();
+        for (let i = 0; i < plans.length; i++) {
+          const pl = plans[i]!;
+          // notify() contains its listeners' failures: the write is durable whatever they do.
+          this.notify({
+            table: st.def.name,
+            type: pl.type,
+            id: pl.key,
+            value: pl.doc,
+            version: baseOffset + i,
+            timestampMs: nowMs,
+          });
+        }
+      };
+      return { def: st.def, batch: encodeBatch({ records, nowMs }), change: { ops, onDurable } };
+    });
+    for (const { st, plans } of active) for (const pl of plans) this.overlayAdd(st.def.tbl, pl.key, pl.doc);
+    return this.engine.appendTableChanges(items, opts.offsets).then(
+      (results) => {
+        release();
+        let k = 0;
+        return planned.map((p) => {
+          const base = p.plans.length > 0 ? results[k++]!.baseOffset : 0;
+          return p.outcomes.map(({ planIndex, ...o }) => ({
+            ...o,
+            version: planIndex < 0 ? null : base + planIndex,
+          }));
         });
-      }
-    };
-    return this.engine.appendTableChange(st.def, batch, { ops, onDurable }).then(
-      (r) => outcomes.map((o) => ({ ...o, version: o.planIndex < 0 ? null : r.baseOffset + o.planIndex })),
+      },
       (err: unknown) => {
         release();
         throw err;
