@@ -801,9 +801,10 @@ export class Engine extends EventEmitter {
 
   /** One chunk of reclaiming dropped tables' rows; false when there is nothing left. */
   async reclaimDroppedTableChunk(chunkRows: number): Promise<boolean> {
-    const tbl = this.store.reader.prepare("SELECT tbl FROM db_dropped LIMIT 1").pluck(true).get() as
-      | number
-      | undefined;
+    const tbl = this.store.reader
+      .prepare("SELECT tbl FROM db_dropped WHERE reclaimed = 0 LIMIT 1")
+      .pluck(true)
+      .get() as number | undefined;
     if (tbl === undefined) return false;
     const count = (sql: string) =>
       this.store.reader
@@ -816,7 +817,7 @@ export class Engine extends EventEmitter {
       ["deleteDbRowsChunk", [tbl, tbl, chunkRows]],
       ["deleteDbIndexChunk", [tbl, chunkRows]],
     ];
-    if (rowsLeft <= chunkRows && indexLeft <= chunkRows) ops.push(["deleteDbDropped", [tbl]]);
+    if (rowsLeft <= chunkRows && indexLeft <= chunkRows) ops.push(["setDbDroppedReclaimed", [tbl]]);
     await this.submit(ops);
     return true;
   }

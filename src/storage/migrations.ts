@@ -46,9 +46,9 @@
  *   db_index        secondary indexes: one entry per (indexed attribute, value, record); array
  *                   values have an entry per element. `value` has no declared type (BLOB
  *                   affinity), so SQLite keeps each value's own type: "5" stays text, 5 a number.
- *   db_dropped      dropped tables whose rows and index entries are still being reclaimed, a
- *                   bounded chunk per commit (as deleted_partitions). A table number is not reused
- *                   while any of its rows remain.
+ *   db_dropped      every dropped table's number; its rows and index entries are reclaimed a
+ *                   bounded chunk per commit (as deleted_partitions), then `reclaimed` is set. The
+ *                   row stays, so a table number is never reused (clients hold versions by it).
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -193,7 +193,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tbl, attr, value, id)
   ) WITHOUT ROWID;
   CREATE TABLE db_dropped (
-    tbl INTEGER PRIMARY KEY
+    tbl INTEGER PRIMARY KEY,
+    reclaimed INTEGER NOT NULL DEFAULT 0
   );
   `,
 ];

@@ -80,7 +80,7 @@ export const WRITE_SQL = {
   deleteDbIndexChunk: `DELETE FROM db_index WHERE (tbl, attr, value, id) IN
     (SELECT tbl, attr, value, id FROM db_index WHERE tbl = ? LIMIT ?)`,
   insertDbDropped: "INSERT INTO db_dropped (tbl) VALUES (?)",
-  deleteDbDropped: "DELETE FROM db_dropped WHERE tbl = ?",
+  setDbDroppedReclaimed: "UPDATE db_dropped SET reclaimed = 1 WHERE tbl = ?",
   upsertDbRow: `INSERT INTO db_rows (tbl, id, doc, version) VALUES (?, ?, ?, ?)
     ON CONFLICT (tbl, id) DO UPDATE SET doc = excluded.doc, version = excluded.version`,
   deleteDbRow: "DELETE FROM db_rows WHERE tbl = ? AND id = ?",

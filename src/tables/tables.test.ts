@@ -210,14 +210,17 @@ describe("tables", () => {
   it("drop_table removes the table and its topic; its rows are reclaimed; state survives a reopen", async () => {
     const dir = tmpDir();
     let e = await Engine.open({ dataDir: dir, retentionCheckIntervalMs: 3_600_000 });
+    let goneTbl = 0;
     try {
+      // "gone" gets the highest table number, so only db_dropped remembers it after the reclaim.
+      await e.tables.create("kept", { primaryKey: "sku", attributes: [{ name: "sku", type: "Int" }] });
+      await e.tables.put("kept", 7, { name: "seven" });
       await e.tables.create("gone", { attributes: [{ name: "k", indexed: true }] });
+      goneTbl = e.tableDefinition("gone")!.tbl;
       await e.tables.write(
         "gone",
         Array.from({ length: 5000 }, (_, i) => ({ kind: "put", id: `r${i}`, record: { k: i } }) as const),
       );
-      await e.tables.create("kept", { primaryKey: "sku", attributes: [{ name: "sku", type: "Int" }] });
-      await e.tables.put("kept", 7, { name: "seven" });
       await e.tables.drop("gone");
       assert.equal(e.topic("gone"), undefined);
       assert.throws(
@@ -243,9 +246,11 @@ describe("tables", () => {
       );
       assert.equal(e.tables.get("kept", "7"), '{"name":"seven","sku":7}');
       assert.deepEqual(JSON.parse(e.tables.query("kept", EMPTY_QUERY).json), [{ name: "seven", sku: 7 }]);
-      // A new table of the dropped name starts empty (table numbers are not reused).
+      // A new table of the dropped name starts empty, under a new number: table numbers are never
+      // reused, even after the dropped one was reclaimed and the engine reopened.
       await e.tables.create("gone");
       assert.equal(e.tables.query("gone", EMPTY_QUERY).count, 0);
+      assert.ok(e.tableDefinition("gone")!.tbl > goneTbl);
     } finally {
       await e.close();
     }
