@@ -24,7 +24,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>live</title>
     es.onmessage = (e) => window.events.push({ lastEventId: e.lastEventId, data: JSON.parse(e.data) });
     const ws = new WebSocket(base.replace("http", "ws") + "/live/a");
     ws.onmessage = (e) => window.wsEvents.push(JSON.parse(e.data));
-    return new Promise((resolve) => { ws.onopen = resolve; });
+    const opened = (target) => new Promise((resolve) => target.addEventListener("open", resolve, { once: true }));
+    return Promise.all([opened(es), opened(ws)]);
   };
   window.put = async (base, id, body) => {
     const res = await fetch(base + "/live/" + id, {

@@ -5,6 +5,7 @@
  * malformed requests get 4xx JSON errors. Against a real server process.
  */
 import assert from "node:assert/strict";
+import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
@@ -126,7 +127,7 @@ describe("HTTP robustness", () => {
     // A raw socket that upgrades and then never reads: the snapshot (20 MB) backs up.
     const stalled = net.connect(server.httpPort, "127.0.0.1");
     await new Promise((r) => stalled.once("connect", r));
-    stalled.write("GET /big/ HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    stalled.write("GET /big/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
     stalled.pause();
     await new Promise((r) => setTimeout(r, 500));
     // Live writes keep coming; the stalled one's queue passes the limit and it is cut off.
@@ -190,6 +191,30 @@ describe("HTTP robustness", () => {
     same.close();
   });
 
+  it("on loopback only loopback host names are served (DNS rebinding)", async () => {
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: "127.0.0.1",
+            port: server.httpPort,
+            path: "/",
+            headers: { host, origin: `http://${host}` },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    assert.equal(await status(`evil.example:${server.httpPort}`), 403);
+    assert.equal(await status(`localhost:${server.httpPort}`), 200);
+    assert.equal(await status(`LOCALHOST:${server.httpPort}`), 200);
+    assert.equal(await status(`127.0.0.1:${server.httpPort}`), 200);
+  });
+
   it("SQL and select() edge cases are 4xx or valid JSON, never a 500", async () => {
     await fetch(`${server.httpUrl}/bad/p1`, {
       method: "PUT",
@@ -211,7 +236,7 @@ describe("HTTP robustness", () => {
     await new Promise((r) => stalled.once("connect", r));
     stalled.on("error", () => {});
     stalled.write(
-      "GET /big/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      "GET /big/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     );
     stalled.pause();
     await new Promise((r) => setTimeout(r, 500));
@@ -222,12 +247,33 @@ describe("HTTP robustness", () => {
     await server.start();
   });
 
+  it("an upgrade refused before its handler (foreign Host) does not hold up a graceful shutdown", async () => {
+    const s = net.connect(server.httpPort, "127.0.0.1");
+    await new Promise((r) => s.once("connect", r));
+    s.on("error", () => {});
+    let answer = "";
+    s.on("data", (d: Buffer) => {
+      answer += d.toString();
+    });
+    s.write(
+      "GET /bad/ HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(answer, /^HTTP\/1.1 403/);
+    s.pause();
+    const t0 = Date.now();
+    assert.equal(await server.stop("SIGTERM"), 0);
+    assert.ok(Date.now() - t0 < 8000, `shutdown took ${Date.now() - t0} ms`);
+    s.destroy();
+    await server.start();
+  });
+
   it("a half-sent request does not hold up a graceful shutdown", async () => {
     const s = net.connect(server.httpPort, "127.0.0.1");
     await new Promise((r) => s.once("connect", r));
     s.on("error", () => {});
     s.write(
-      'PUT /bad/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a"',
+      'PUT /bad/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a"',
     );
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();

@@ -145,6 +145,12 @@ export interface OffsetCommitEntry {
   readonly offset: number;
   readonly leaderEpoch: number;
   readonly metadata: string | null;
+  /**
+   * appendTableChanges only: the committed offset this commit advances from (null: none yet).
+   * If another commit moved it meanwhile (a second processor, a zombie), this one is refused
+   * with FENCED_MEMBER_EPOCH, so two processors cannot both apply the same input.
+   */
+  readonly expectedOffset?: number | null;
 }
 
 /**
@@ -239,6 +245,8 @@ export class Engine extends EventEmitter {
   private readonly topics = new Map<string, Topic>();
   private readonly streamDefs = new Map<string, StreamDefinition>();
   private readonly tableDefs = new Map<string, TableDefinition>();
+  /** Fenced group offsets (appendTableChanges) in commits not yet durable: key -> offset. */
+  private readonly pendingTableOffsets = new Map<string, number>();
   private nextTbl = 1;
   private consumerDefs: ConsumerDefinition[] = [];
   /** The same topics by their uuid (Kafka's topic id, KIP-516): clients may name a topic by it. */
@@ -757,6 +765,30 @@ export class Engine extends EventEmitter {
     const now = this.clock.nowMs();
     const offsetOps: WriteOp[] = [];
     const applied: [OffsetCommitEntry, CommittedOffset][] = [];
+    if (offsets && offsets.groupId === "")
+      return Promise.reject(new EngineError("INVALID_GROUP_ID", "a group id is a non-empty string"));
+    const fences: [key: string, next: number][] = [];
+    for (const e of offsets?.entries ?? []) {
+      if (!Number.isSafeInteger(e.offset) || e.offset < 0)
+        return Promise.reject(
+          new EngineError("INVALID_REQUEST", `offset ${e.offset} is not a non-negative integer`),
+        );
+      if (e.expectedOffset !== undefined) {
+        const key = `${offsets!.groupId}\u0000${e.topic}\u0000${e.partition}`;
+        const current =
+          this.pendingTableOffsets.get(key) ??
+          this.offsets.get(offsets!.groupId, e.topic, e.partition)?.offset ??
+          null;
+        if (current !== e.expectedOffset)
+          return Promise.reject(
+            new EngineError(
+              "FENCED_MEMBER_EPOCH",
+              `group ${offsets!.groupId} is at offset ${current} of ${e.topic}-${e.partition}, not ${e.expectedOffset}: another committer moved it`,
+            ),
+          );
+        fences.push([key, e.offset]);
+      }
+    }
     for (const e of offsets?.entries ?? []) {
       if (!this.partition(e.topic, e.partition))
         return Promise.reject(
@@ -787,16 +819,30 @@ export class Engine extends EventEmitter {
       return { p, change, baseOffset, lastOffset };
     });
     for (const op of offsetOps) ops.push(op);
-    return this.submit(ops, transfers, bytes).then(() => {
-      if (offsets) for (const [e, c] of applied) this.offsets.apply(offsets.groupId, e.topic, e.partition, c);
-      return placed.map(({ p, change, baseOffset, lastOffset }) => {
-        p.advanceHighWatermark(lastOffset + 1);
-        // In the same callback: no code runs between the move and the change's delivery (tables
-        // invariant 2).
-        change.onDurable(baseOffset);
-        return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
-      });
-    });
+    // Offsets in a commit not yet durable: a later fenced commit must advance from them.
+    for (const [key, next] of fences) this.pendingTableOffsets.set(key, next);
+    const unfence = () => {
+      for (const [key, next] of fences)
+        if (this.pendingTableOffsets.get(key) === next) this.pendingTableOffsets.delete(key);
+    };
+    return this.submit(ops, transfers, bytes).then(
+      () => {
+        unfence();
+        if (offsets)
+          for (const [e, c] of applied) this.offsets.apply(offsets.groupId, e.topic, e.partition, c);
+        return placed.map(({ p, change, baseOffset, lastOffset }) => {
+          p.advanceHighWatermark(lastOffset + 1);
+          // In the same callback: no code runs between the move and the change's delivery (tables
+          // invariant 2).
+          change.onDurable(baseOffset);
+          return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
+        });
+      },
+      (err: unknown) => {
+        unfence();
+        throw err;
+      },
+    );
   }
 
   /** One chunk of reclaiming dropped tables' rows; false when there is nothing left. */

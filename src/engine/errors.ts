@@ -31,6 +31,8 @@ export type EngineErrorName =
   | "INVALID_PRODUCER_ID_MAPPING"
   | "INVALID_TRANSACTION_TIMEOUT"
   | "CONCURRENT_TRANSACTIONS"
+  /** A fenced committer: the offset it expected to advance from had moved (tables.commit). */
+  | "FENCED_MEMBER_EPOCH"
   | "TRANSACTIONAL_ID_NOT_FOUND"
   | "OPERATION_NOT_ATTEMPTED"
   | "UNSTABLE_OFFSET_COMMIT"

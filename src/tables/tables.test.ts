@@ -207,6 +207,37 @@ describe("tables", () => {
     }
   });
 
+  it("commit() fences group offsets: a second committer from the same offset is refused, pipelined ones chain", async () => {
+    const e = await Engine.open({ dataDir: tmpDir() });
+    try {
+      await e.createTopic("in", 1);
+      await e.tables.create("out");
+      const at = (offset: number, expectedOffset: number | null) => ({
+        groupId: "g",
+        entries: [{ topic: "in", partition: 0, offset, leaderEpoch: -1, metadata: null, expectedOffset }],
+      });
+      const put = (id: string) => [{ table: "out", writes: [{ kind: "put", id, record: {} }] as const }];
+      // Two pipelined commits: the second advances from the first, still in flight.
+      const a = e.tables.commit(put("a"), { offsets: at(5, null) });
+      const b = e.tables.commit(put("b"), { offsets: at(10, 5) });
+      // A zombie that read the same start as the first: refused, and it writes nothing.
+      const zombie = e.tables.commit(put("z"), { offsets: at(5, null) });
+      await assert.rejects(zombie, (err: Error & { code?: string }) => err.code === "FENCED_MEMBER_EPOCH");
+      await Promise.all([a, b]);
+      assert.equal(e.committedOffset("g", "in", 0)?.offset, 10);
+      assert.equal(e.tables.get("out", "z"), undefined);
+      await assert.rejects(
+        e.tables.commit(put("c"), { offsets: at(12, 5) }),
+        (err: Error & { code?: string }) => err.code === "FENCED_MEMBER_EPOCH",
+      );
+      assert.equal(e.tables.get("out", "c"), undefined);
+      await e.tables.commit(put("c"), { offsets: at(12, 10) });
+      assert.equal(e.committedOffset("g", "in", 0)?.offset, 12);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("drop_table removes the table and its topic; its rows are reclaimed; state survives a reopen", async () => {
     const dir = tmpDir();
     let e = await Engine.open({ dataDir: dir, retentionCheckIntervalMs: 3_600_000 });

@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     // process
     const p = e.partition("payments", 0)!;
     for (;;) {
-      const from = e.committedOffset(GROUP, "payments", 0)?.offset ?? 0;
+      const committed = e.committedOffset(GROUP, "payments", 0)?.offset ?? null;
+      const from = committed ?? 0;
       if (from >= p.highWatermark) break;
       const records = e
         .readBatchesNow("payments", 0, from, 64 * 1024)
@@ -94,7 +95,17 @@ async function main(): Promise<void> {
         {
           offsets: {
             groupId: GROUP,
-            entries: [{ topic: "payments", partition: 0, offset: next, leaderEpoch: -1, metadata: null }],
+            // Fenced: refused if another processor moved the offset since we read it.
+            entries: [
+              {
+                topic: "payments",
+                partition: 0,
+                offset: next,
+                leaderEpoch: -1,
+                metadata: null,
+                expectedOffset: committed,
+              },
+            ],
           },
         },
       );

@@ -7,6 +7,8 @@
  * Errors are JSON objects `{"error": "..."}` with a 4xx status for what the client did wrong,
  * and 503 when storage failed (the write may be retried).
  */
+
+import type { Socket } from "node:net";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
 import Fastify, {
@@ -31,6 +33,8 @@ export const HTTP_BODY_BYTES_MAX = TableLimits.writeBytesPerCallMax + 1024 * 102
 export const HTTP_CONNECTIONS_MAX = 10_000;
 /** Idle keep-alive connections are closed after this long (Node's default is 5 s). */
 export const HTTP_KEEP_ALIVE_MS = 60_000;
+/** At shutdown, connections still open this long after close() began are cut. */
+export const HTTP_CLOSE_GRACE_MS = 2000;
 /** A request (headers and body) must arrive within this long, so a half-sent one cannot hold a connection. */
 export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -56,9 +60,42 @@ export function originAllowed(
   if (origin === undefined) return true; // not from a browser page
   if (allowed.includes("*") || allowed.includes(origin)) return true;
   try {
-    return new URL(origin).host === host;
+    return host !== undefined && new URL(origin).host === new URL(`http://${host}`).host;
   } catch {
     return false;
+  }
+}
+
+/** Host names a loopback listener answers to (DNS rebinding: a foreign name pointing at us is refused). */
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+function isLoopbackName(name: string): boolean {
+  return LOOPBACK_HOSTS.has(name) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+function isLoopbackAddress(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.");
+}
+
+/** Origins as given to --cors, normalised (scheme://host[:port], lower case); "*" stays. */
+export function normalizeOrigins(origins: readonly string[]): string[] {
+  return origins.map((o) => {
+    if (o === "*") return o;
+    try {
+      return new URL(o).origin;
+    } catch {
+      throw new Error(`--cors: ${JSON.stringify(o)} is not an origin such as http://localhost:3000`);
+    }
+  });
+}
+
+/** The host name of a Host header, lower case, without the port (IPv6 keeps its brackets). */
+function hostName(host: string | undefined): string {
+  if (!host) return "";
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return "";
   }
 }
 
@@ -95,6 +132,8 @@ export class HttpServer {
   private readonly app: FastifyInstance;
   private readonly hub: SubscriptionHub;
   private accepting = true;
+  /** Every open connection, so that shutdown can end the ones fastify does not track. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: HttpServerOptions) {
     this.app = Fastify({
@@ -121,23 +160,32 @@ export class HttpServer {
       },
     });
     this.app.server.maxConnections = HTTP_CONNECTIONS_MAX;
+    this.app.server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
     this.hub = new SubscriptionHub(opts.engine.tables, opts.logger);
     this.app.setErrorHandler((err, _req, reply) => sendError(reply, err));
     this.app.setNotFoundHandler((req, reply) =>
       reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }),
     );
-    this.app.addHook("onRequest", async (_req, reply) => {
+    const loopback = isLoopbackAddress(opts.host);
+    this.app.addHook("onRequest", async (req, reply) => {
       if (!this.accepting) {
         reply.header("connection", "close");
         return reply.code(503).send({ error: "server is shutting down" });
       }
+      // On loopback, only loopback names: a page whose own name was re-pointed at 127.0.0.1 (DNS
+      // rebinding) is same-origin to the browser, so CORS cannot stop it; its Host header can.
+      if (loopback && !isLoopbackName(hostName(req.headers.host)))
+        return reply.code(403).send({ error: `host ${req.headers.host} is not served here (loopback only)` });
     });
   }
 
   async listen(): Promise<{ host: string; port: number }> {
     // Web apps on the listed origins may call tables and subscribe (HarperDB allows every origin by
     // default; without authentication OnceDB allows none unless told, see corsOrigins).
-    const allowed = this.opts.corsOrigins ?? [];
+    const allowed = normalizeOrigins(this.opts.corsOrigins ?? []);
     await this.app.register(cors, {
       origin: (origin, cb) =>
         cb(null, origin === undefined || allowed.includes("*") || allowed.includes(origin)),
@@ -168,6 +216,13 @@ export class HttpServer {
   async close(): Promise<void> {
     this.accepting = false;
     this.hub.closeAll();
+    // Sockets the HTTP server no longer tracks (upgraded, or an upgrade refused before its
+    // handler) would keep close() waiting for their peers: cut whatever is left after a grace.
+    const cut = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, HTTP_CLOSE_GRACE_MS);
+    cut.unref();
     await this.app.close();
+    clearTimeout(cut);
   }
 }

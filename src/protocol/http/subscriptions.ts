@@ -113,13 +113,22 @@ class Feed {
 
   /** Waits for the connection to drain; one that makes no progress for SNAPSHOT_STALL_MS is cut. */
   private async drainedOrSlow(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), SNAPSHOT_STALL_MS);
-    });
-    const done = await Promise.race([this.outlet.drained().then(() => false), stalled]);
-    clearTimeout(timer);
-    if (done) this.slow();
+    const drained = this.outlet.drained().then(() => true);
+    for (;;) {
+      const before = this.outlet.pending();
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), SNAPSHOT_STALL_MS);
+      });
+      const done = await Promise.race([drained, waited]);
+      clearTimeout(timer);
+      if (done || this.dead || this.outlet.gone) return;
+      // Slow but moving is fine; taking nothing for a whole period is a stall.
+      if (this.outlet.pending() >= before) {
+        this.slow();
+        return;
+      }
+    }
   }
 
   private slow(): void {
