@@ -10,6 +10,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { operationOk } from "./helpers/http.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
 /** Debian's chromium (apt-get install chromium); .ci/run installs it. */
@@ -49,12 +50,7 @@ describe("a browser subscribed to a table", () => {
     await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
     siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
     server = await startServer({ http: true, args: ["--cors", new URL(siteUrl).origin] });
-    const res = await fetch(`${server.httpUrl}/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ operation: "create_table", table: "live" }),
-    });
-    assert.equal(res.status, 200);
+    await operationOk(server.httpUrl, { operation: "create_table", table: "live" });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     page = await browser.newPage();
     await page.goto(siteUrl);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { operation } from "./helpers/http.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
 type Json = Record<string, unknown>;
@@ -20,16 +21,7 @@ describe("HTTP Operations API", { timeout: 60_000 }, () => {
     await server?.dispose();
   });
 
-  /** POSTs an operation; returns status and parsed body. */
-  async function op(body: unknown): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${server.httpUrl}/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: typeof body === "string" ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text === "" ? undefined : JSON.parse(text) };
-  }
+  const op = (body: unknown) => operation(server.httpUrl, body);
 
   async function ok(body: Json): Promise<unknown> {
     const r = await op(body);

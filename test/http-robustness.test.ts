@@ -9,19 +9,13 @@ import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
+import { operation } from "./helpers/http.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
 describe("HTTP robustness", () => {
   let server: TestServer;
 
-  const op = async (body: unknown): Promise<{ status: number; json: unknown }> => {
-    const res = await fetch(`${server.httpUrl}/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, json: await res.json() };
-  };
+  const op = (body: unknown) => operation(server.httpUrl, body);
   const get = async (path: string): Promise<unknown> => {
     const res = await fetch(`${server.httpUrl}${path}`);
     assert.equal(res.status, 200, `${path}: ${res.status}`);

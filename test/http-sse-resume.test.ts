@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
+import { operationOk } from "./helpers/http.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
 interface Frame {
@@ -92,12 +93,7 @@ describe("SSE resume with Last-Event-ID", () => {
 
   before(async () => {
     server = await startServer({ http: true });
-    const res = await fetch(`${server.httpUrl}/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ operation: "create_table", table: "feed" }),
-    });
-    assert.equal(res.status, 200);
+    await operationOk(server.httpUrl, { operation: "create_table", table: "feed" });
   });
 
   after(async () => {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
+import { operationOk } from "./helpers/http.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -130,16 +131,7 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
     await server?.dispose();
   });
 
-  async function op(body: Json): Promise<unknown> {
-    const res = await fetch(`${server.httpUrl}/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    assert.equal(res.status, 200, `${JSON.stringify(body)} -> ${res.status} ${text}`);
-    return JSON.parse(text);
-  }
+  const op = (body: Json): Promise<unknown> => operationOk(server.httpUrl, body);
 
   async function write(method: string, path: string, body?: Json): Promise<void> {
     const res = await fetch(`${server.httpUrl}${path}`, {

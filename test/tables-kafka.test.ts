@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Admin, Kafka, Producer } from "kafkajs";
+import { operationOk } from "./helpers/http.js";
 import { errorType, kafkaClient } from "./helpers/kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
@@ -42,16 +43,7 @@ describe("tables and their Kafka change topics", { timeout: 120_000 }, () => {
     await server?.dispose();
   });
 
-  async function op(body: Json): Promise<Json> {
-    const res = await fetch(`${server.httpUrl}/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    assert.equal(res.status, 200, `${JSON.stringify(body)} -> ${res.status} ${text}`);
-    return JSON.parse(text) as Json;
-  }
+  const op = (body: Json): Promise<Json> => operationOk<Json>(server.httpUrl, body);
 
   async function send(method: string, path: string, body?: Json): Promise<number> {
     const res = await fetch(`${server.httpUrl}${path}`, {

@@ -8,18 +8,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { operationOk } from "./helpers/http.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
-async function op(server: TestServer, body: unknown): Promise<unknown> {
-  const res = await fetch(`${server.httpUrl}/`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as unknown;
-  assert.equal(res.status, 200, JSON.stringify(json));
-  return json;
-}
+const op = (server: TestServer, body: unknown): Promise<unknown> => operationOk(server.httpUrl, body);
 
 async function rest(server: TestServer, method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${server.httpUrl}${path}`, {

@@ -20,6 +20,7 @@ import {
 } from "../../tables/query.js";
 import { parseSql, runSql } from "../../tables/sql.js";
 import { pick, type RowWrite, type TableInfo, TableLimits, type Tables } from "../../tables/tables.js";
+import { assertWritable } from "./server.js";
 
 export const DATABASE = "data";
 
@@ -123,9 +124,7 @@ export function registerOperations(app: FastifyInstance, engine: Engine): void {
     if (typeof body !== "object" || body === null || Array.isArray(body))
       throw new TableError("INVALID", "the body is a JSON object with an operation");
     const op = body.operation;
-    const writable = () => {
-      if (engine.overloaded) throw new TableError("UNAVAILABLE", "write queue full; retry");
-    };
+    const writable = () => assertWritable(engine);
     switch (op) {
       case "create_table": {
         const table = tableOf(body);

@@ -10,12 +10,12 @@
  * A GET with Accept: text/event-stream, or a WebSocket upgrade, on /T/ or /T/<id> subscribes to
  * changes (subscriptions.ts). Ids are the rest of the path, percent-decoded, and may hold `/`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Engine } from "../../engine/engine.js";
 import { TableError } from "../../tables/errors.js";
 import { EMPTY_QUERY, parseUrlQuery, type Query } from "../../tables/query.js";
 import { ownValue, pick } from "../../tables/tables.js";
-import { originAllowed } from "./server.js";
+import { assertWritable, originAllowed } from "./server.js";
 import type { SubscriptionHub } from "./subscriptions.js";
 
 interface Target {
@@ -53,13 +53,6 @@ export function registerRest(
   corsOrigins: readonly string[],
 ): void {
   const tables = engine.tables;
-
-  /** Overloaded storage: writes are refused with 503 instead of queuing without bound. */
-  const writable = (reply: FastifyReply): boolean => {
-    if (!engine.overloaded) return true;
-    reply.code(503).header("retry-after", "1").send({ error: "write queue full; retry" });
-    return false;
-  };
 
   app.get("/", async () => ({
     server: "oncedb",
@@ -132,7 +125,7 @@ export function registerRest(
     const t = target(req);
     if (t.id === "") throw new TableError("INVALID", `PUT needs a record id: PUT /${t.table}/<id>`);
     const body = recordBody(req);
-    if (!writable(reply)) return reply;
+    assertWritable(engine);
     await tables.put(t.table, t.id, body);
     return reply.code(204).send();
   });
@@ -141,7 +134,7 @@ export function registerRest(
     const t = target(req);
     if (t.id === "") throw new TableError("INVALID", `PATCH needs a record id: PATCH /${t.table}/<id>`);
     const body = recordBody(req);
-    if (!writable(reply)) return reply;
+    assertWritable(engine);
     await tables.patch(t.table, t.id, body);
     return reply.code(204).send();
   });
@@ -154,7 +147,7 @@ export function registerRest(
         .header("allow", "GET, PUT, PATCH, DELETE")
         .send({ error: `POST creates records on the collection: POST /${t.table}/` });
     const body = recordBody(req);
-    if (!writable(reply)) return reply;
+    assertWritable(engine);
     const out = await tables.insert(t.table, body);
     // A relative reference: resolved against /T/ it is the new record's URL (as HarperDB sends it).
     return reply
@@ -166,7 +159,7 @@ export function registerRest(
 
   app.delete("/:table/*", async (req, reply) => {
     const t = target(req);
-    if (!writable(reply)) return reply;
+    assertWritable(engine);
     if (t.id === "") {
       const n = await tables.deleteMatching(t.table, t.query);
       return reply.send({ deleted: n });

@@ -108,6 +108,14 @@ const STATUS_OF: Record<TableErrorCode, number> = {
   UNAVAILABLE: 503,
 };
 
+/**
+ * Refuses a write while the engine's write queue is over its limit (503 with retry-after, through
+ * sendError) instead of queuing without bound; every write route calls it first.
+ */
+export function assertWritable(engine: Engine): void {
+  if (engine.overloaded) throw new TableError("UNAVAILABLE", "write queue full; retry");
+}
+
 /** Sends an error as `{"error": message}` with the status its cause calls for. */
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof TableError) {
