@@ -12,7 +12,8 @@ import { startServer, type TestServer } from "./helpers/server.js";
 
 interface Frame {
   id?: string;
-  data?: { id: string; type: string; version: number; value?: Record<string, unknown> };
+  event?: string;
+  data?: { id: string; type: string; version: number; value?: Record<string, unknown>; reason?: string };
 }
 
 /** An SSE connection that parses frames as they arrive. */
@@ -53,6 +54,7 @@ class SseClient {
       const f: Frame = {};
       for (const line of block.split("\n")) {
         if (line.startsWith("id: ")) f.id = line.slice(4);
+        else if (line.startsWith("event: ")) f.event = line.slice(7);
         else if (line.startsWith("data: ")) f.data = JSON.parse(line.slice(6)) as Frame["data"];
       }
       if (f.id !== undefined || f.data !== undefined) this.frames.push(f);
@@ -157,8 +159,10 @@ describe("SSE resume with Last-Event-ID", () => {
     // An id it cannot resume from (in the future) starts over with a snapshot.
     const fresh = new SseClient(`${server.httpUrl}/feed/`, "1:999");
     await fresh.waitFor((f) => f.some((x) => x.id === "1:6"), "a fresh snapshot");
+    assert.equal(fresh.frames[0]?.event, "reset", "told to drop what it holds before the snapshot");
+    assert.match(String(fresh.frames[0]?.data?.reason), /cannot resume after 1:999/);
     assert.deepEqual(
-      fresh.frames.filter((f) => f.data).map((f) => f.data!.id),
+      fresh.frames.filter((f) => f.data && !f.event).map((f) => f.data!.id),
       ["a", "c", "d"],
     );
     fresh.close();
@@ -166,8 +170,9 @@ describe("SSE resume with Last-Event-ID", () => {
     // An id from another table of the same name (dropped and created again) starts over too.
     const other = new SseClient(`${server.httpUrl}/feed/`, "7:2");
     await other.waitFor((f) => f.some((x) => x.id === "1:6"), "a snapshot for a foreign id");
+    assert.equal(other.frames[0]?.event, "reset");
     assert.deepEqual(
-      other.frames.filter((f) => f.data).map((f) => f.data!.id),
+      other.frames.filter((f) => f.data && !f.event).map((f) => f.data!.id),
       ["a", "c", "d"],
     );
     other.close();

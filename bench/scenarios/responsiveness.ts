@@ -15,7 +15,7 @@ import Database from "better-sqlite3";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { LoadProcess } from "../harness/child.js";
 import { removeDir, tempDir } from "../harness/dirs.js";
-import { readEld } from "../harness/eld-probe.js";
+import { ELD_WINDOW_MS, type EldWindow, readEld } from "../harness/eld-probe.js";
 import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
 import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
@@ -77,6 +77,9 @@ interface LoopStall {
   server: Percentiles;
   /** An idle process on the same machine: how late anything runs while the phase loads the CPUs. */
   control: Percentiles;
+  /** OnceDB's main thread: garbage-collector pauses, ms per second of the phase and the longest. */
+  serverGcMsPerSec: number;
+  serverGcMax: number;
 }
 
 /**
@@ -147,7 +150,7 @@ export const responsivenessScenario: Scenario = {
       "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
       `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
       "In server (from OnceDB's diagnostics channels, preloaded probe bench/harness/span-probe.ts): ack held = a Produce frame read to its answer ready, p99 / max over the phase's requests; its commit path, p99 of each step over the phase's commits: queued (first submit to hand-over to the writer thread), to writer (hand-over to the transaction beginning), commit (SQLite transaction with its fsync), back (to the main thread hearing of it). The probe's latency also holds the time before the server read the request and after it wrote the answer.",
-      "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it. The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's.",
+      "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it; server GC: the time OnceDB's main thread spent paused by its garbage collector, per second of the phase, and its longest pause (the server's own work: unlike a delay it does not grow when the machine is busy). The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's.",
     ];
     const dataDir = tempDir(opts.dataRoot, "responsiveness");
     const eldDir = tempDir(opts.dataRoot, "responsiveness-eld");
@@ -256,6 +259,7 @@ export const responsivenessScenario: Scenario = {
               : `${fmtNum(excessStat.median)} [${fmtCompact(excessStat.min)}-${fmtCompact(excessStat.max)}]`,
             "server loop stall p99 / max": `${fmtNum(summarize(list.map((x) => x.stall.server.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.server.max)).median)}`,
             "idle process stall p99 / max": `${fmtNum(summarize(list.map((x) => x.stall.control.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.control.max)).median)}`,
+            "server GC ms/s / longest": `${fmtNum(summarize(list.map((x) => x.stall.serverGcMsPerSec)).median)} / ${fmtNum(summarize(list.map((x) => x.stall.serverGcMax)).median)}`,
             "in server: ack held p99 / max": `${fmtNum(summarize(list.map((x) => x.server.held.p99)).median)} / ${fmtNum(summarize(list.map((x) => x.server.held.max)).median)}`,
             "in server p99: queued / to writer / commit / back": [
               (x: PhaseRun) => x.server.queued,
@@ -522,8 +526,10 @@ async function oneRound(
     await sleep(1200); // the loop-stall and span files are appended once a second
     const stalls = { server: readEld(readText(eld.server)), control: readEld(readText(eld.control)) };
     const spans = readSpans(readText(eld.spans));
-    const inWindow = (xs: [number, number][], w: { startWall: number; endWall: number }) =>
-      percentiles(xs.filter(([at]) => at >= w.startWall && at < w.endWall).map(([, v]) => v));
+    const within = (xs: EldWindow[], w: { startWall: number; endWall: number }) =>
+      xs.filter(({ at }) => at >= w.startWall && at < w.endWall);
+    const inWindow = (xs: EldWindow[], w: { startWall: number; endWall: number }) =>
+      percentiles(within(xs, w).map((x) => x.delay));
     const phases: PhaseRun[] = windows.map((w) => {
       const xs: number[] = [];
       const during: number[] = [];
@@ -533,7 +539,14 @@ async function oneRound(
         if (at >= w.startWall && at < w.endWall) xs.push(latencyMs[i]);
         if (at >= w.startWall && at < opEnd) during.push(latencyMs[i]);
       }
-      const stall = { server: inWindow(stalls.server, w), control: inWindow(stalls.control, w) };
+      const gc = within(stalls.server, w);
+      const stall: LoopStall = {
+        server: inWindow(stalls.server, w),
+        control: inWindow(stalls.control, w),
+        serverGcMsPerSec:
+          gc.reduce((n, x) => n + x.gcTotal, 0) / Math.max(1e-9, (gc.length * ELD_WINDOW_MS) / 1000),
+        serverGcMax: gc.reduce((n, x) => Math.max(n, x.gcMax), 0),
+      };
       return {
         ...w,
         ack: percentiles(xs),

@@ -144,6 +144,52 @@ describe("engine log", () => {
     }
   });
 
+  it("fetchMany answers live in the read arena until released; what does not fit comes another way", async () => {
+    // One worker with a 10 KB arena: 10 batches of ~950 bytes.
+    const e = await Engine.open({ dataDir: tmpDir(), readWorkers: 1, readArenaBytes: 10_000 });
+    try {
+      await e.createTopic("t", 1);
+      for (let i = 0; i < 40; i++) await e.append("t", 0, batchOf([`v${i}`.padEnd(900, ".")]));
+      const read = (offset: number, maxBytes: number) =>
+        e.fetchMany([{ topic: "t", partition: 0, offset, maxBytes }], 1 << 30, "read_uncommitted");
+      const expect = (offset: number, maxBytes: number) =>
+        values(e.fetch("t", 0, offset, maxBytes, "read_uncommitted").batches);
+      const batchBytes = e.fetch("t", 0, 0, 1, "read_uncommitted").bytes;
+
+      // Held, not released: its bytes must survive every later read.
+      const held = await read(0, 4 * batchBytes);
+      assert.deepEqual(e.readStats(), {
+        arenaAnswers: 1,
+        transferredAnswers: 0,
+        unreleasedArenaBytes: 4 * batchBytes,
+      });
+      for (let round = 0; round < 20; round++) {
+        const other = await read(4 + (round % 30), 3 * batchBytes);
+        assert.deepEqual(values(other.results[0]!.batches), expect(4 + (round % 30), 3 * batchBytes));
+        other.release();
+      }
+      assert.deepEqual(values(held.results[0]!.batches), expect(0, 4 * batchBytes), "held answer intact");
+      // Room for 7 more batches beside the held four: 8 do not fit and come transferred.
+      const big = await read(10, 8 * batchBytes);
+      assert.deepEqual(values(big.results[0]!.batches), expect(10, 8 * batchBytes));
+      assert.equal(e.readStats().transferredAnswers, 1);
+      big.release();
+      held.release();
+      assert.equal(e.readStats().unreleasedArenaBytes, 0);
+      // With the held answer gone the arena is whole again: 10 batches fit.
+      const whole = await read(20, 10 * batchBytes);
+      assert.deepEqual(values(whole.results[0]!.batches), expect(20, 10 * batchBytes));
+      assert.deepEqual(
+        [e.readStats().arenaAnswers, e.readStats().transferredAnswers],
+        [22, 1],
+        "every answer but the one that did not fit came through the arena",
+      );
+      whole.release();
+    } finally {
+      await e.close();
+    }
+  });
+
   it("fetchMany reads in flight at close still answer, and later ones fail cleanly", async () => {
     const e = await Engine.open({ dataDir: tmpDir() });
     await e.createTopic("t", 1);
@@ -246,6 +292,25 @@ describe("engine log", () => {
       await runRetention(e);
       assert.equal(pt.logStartOffset, 8, "everything expired: log start reaches the high watermark");
       assert.equal((await e.append("time", 0, batchOf(["later"], now))).baseOffset, 8);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("a failing step of a retention pass does not keep the rest of the pass from running", async () => {
+    const now = 1_000_000;
+    const clock = { nowMs: () => now, setTimeout: () => 0, clearTimeout: () => {} };
+    // Reclaiming a deleted topic's batches (the pass's first step) always fails here.
+    const e = await Engine.open({ dataDir: tmpDir(), clock, failWritesOn: "deleteOrphanBatchesChunk" });
+    try {
+      await e.createTopic("gone", 1);
+      await e.append("gone", 0, batchOf(["g"]));
+      await e.deleteTopic("gone");
+      await e.createTopic("time", 1, { "retention.ms": "60000" });
+      for (let i = 0; i < 3; i++) await e.append("time", 0, batchOf([`old${i}`], now - 120_000));
+      await e.append("time", 0, batchOf(["new"], now));
+      await runRetention(e);
+      assert.equal(e.partition("time", 0)!.logStartOffset, 3, "the expired batches went all the same");
     } finally {
       await e.close();
     }

@@ -18,7 +18,7 @@ import { GroupCoordinator } from "../groups/coordinator.js";
 import { groupErrorName } from "../groups/errors.js";
 import { type AbortedRange, LogReader, type StoredBatch } from "../log/log-reader.js";
 import { Partition } from "../log/partition.js";
-import { type ReadAnswer, ReadPool } from "../log/read-pool.js";
+import { type ReadAnswer, ReadPool, type ReadStats } from "../log/read-pool.js";
 import {
   assignBaseOffset,
   type BatchHeader,
@@ -73,6 +73,8 @@ export interface EngineOptions {
   failWritesOn?: string;
   /** Threads reading fetches off the main thread (log/read-pool.ts). */
   readWorkers?: number;
+  /** Each read worker's arena (log/read-arena.ts); default READ_ARENA_BYTES. */
+  readArenaBytes?: number;
   /** Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms). */
   transactionTimeoutMsMax?: number;
   /** Bytes per second consumers (by client id) may read on average (Kafka's consumer_byte_rate); unset = no limit. */
@@ -116,9 +118,9 @@ export interface FetchResult {
 export type IsolationLevel = "read_uncommitted" | "read_committed";
 
 /**
- * The answers of a fetchMany(), one per item in order. `release()` hands the batches' memory
- * back to the read worker for reuse once nothing touches them again (after the socket write);
- * the batches are unusable afterwards. Not calling it is safe.
+ * The answers of a fetchMany(), one per item in order. `release()` gives the batches' memory
+ * back to the read worker for reuse: call it once nothing touches them again (after the socket
+ * write), since their bytes are overwritten afterwards (see ReadAnswer.release).
  */
 export interface FetchAnswers {
   readonly results: FetchResult[];
@@ -319,7 +321,7 @@ export class Engine extends EventEmitter {
 
   static async open(opts: EngineOptions): Promise<Engine> {
     const store = await Store.open({ dataDir: opts.dataDir, failWritesOn: opts.failWritesOn });
-    const reads = await ReadPool.open(store.path, opts.readWorkers);
+    const reads = await ReadPool.open(store.path, opts.readWorkers, opts.readArenaBytes);
     const engine = new Engine(store, reads, opts.logger, opts);
     engine.loadFromDisk();
     engine.retention.start();
@@ -1108,6 +1110,11 @@ export class Engine extends EventEmitter {
    * share `budgetBytes` in order: each reads at most its own maxBytes and what the ones before
    * it left; an item given a positive limit always gets its first batch (KIP-74).
    */
+  /** How fetchMany answers travelled from the read workers (see log/read-pool.ts). */
+  readStats(): ReadStats {
+    return this.reads.stats();
+  }
+
   async fetchMany(
     requests: readonly FetchRequestItem[],
     budgetBytes: number,

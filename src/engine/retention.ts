@@ -76,37 +76,62 @@ export class Retention {
     return this.running;
   }
 
+  /**
+   * Runs one step of a pass; a step that fails is logged and the pass goes on, so one topic
+   * whose reclaim fails (a storage error, say) does not keep every other topic from its
+   * retention.
+   */
+  private async step(what: string, extra: Record<string, unknown>, fn: () => Promise<void>): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await fn();
+    } catch (err) {
+      if (!this.stopped)
+        this.engine.logger?.warn(
+          { err: (err as Error)?.message ?? String(err), ...extra },
+          `retention: ${what} failed`,
+        );
+    }
+  }
+
   private async pass(): Promise<void> {
-    for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
-      if (!(await this.engine.reclaimDeletedChunk(RETENTION_CHUNK_BATCHES))) break;
-    }
-    for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
-      if (!(await this.engine.reclaimDroppedTableChunk(DROPPED_TABLE_CHUNK_ROWS))) break;
-    }
-    await this.engine.expireProducers();
+    await this.step("reclaiming deleted topics", {}, async () => {
+      for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
+        if (!(await this.engine.reclaimDeletedChunk(RETENTION_CHUNK_BATCHES))) break;
+      }
+    });
+    await this.step("reclaiming dropped tables", {}, async () => {
+      for (let i = 0; i < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped; i++) {
+        if (!(await this.engine.reclaimDroppedTableChunk(DROPPED_TABLE_CHUNK_ROWS))) break;
+      }
+    });
+    await this.step("expiring producer ids", {}, () => this.engine.expireProducers());
     const now = this.engine.clock.nowMs();
     for (const topic of this.engine.listTopics()) {
       const { retentionMs, retentionBytes } = topic.effective;
       for (const p of topic.partitions) {
+        const where = { topic: topic.name, partition: p.index };
         // Batches below the log start left by a delete that a crash interrupted.
-        if (!this.stopped) await this.engine.reclaimBelowLogStart(p);
+        await this.step("reclaiming below the log start", where, () => this.engine.reclaimBelowLogStart(p));
         if (retentionMs < 0 && retentionBytes < 0) continue;
-        let excess = retentionBytes >= 0 ? this.engine.partitionSizeBytes(p) - retentionBytes : 0;
-        for (let chunk = 0; chunk < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped && !p.deleted; chunk++) {
-          const metas = this.engine.batchMeta(p, RETENTION_CHUNK_BATCHES);
-          let cut = -1;
-          for (const m of metas) {
-            if (m.lastOffset >= p.highWatermark) break;
-            const expired = retentionMs >= 0 && m.maxTimestamp < now - retentionMs;
-            // Kafka's rule: delete for size only while the log stays at or above retention.bytes.
-            const oversize = retentionBytes >= 0 && excess - m.size >= 0;
-            if (!expired && !oversize) break;
-            excess -= m.size;
-            cut = m.lastOffset + 1;
+        await this.step("deleting expired batches", where, async () => {
+          let excess = retentionBytes >= 0 ? this.engine.partitionSizeBytes(p) - retentionBytes : 0;
+          for (let chunk = 0; chunk < RETENTION_CHUNKS_PER_PASS_MAX && !this.stopped && !p.deleted; chunk++) {
+            const metas = this.engine.batchMeta(p, RETENTION_CHUNK_BATCHES);
+            let cut = -1;
+            for (const m of metas) {
+              if (m.lastOffset >= p.highWatermark) break;
+              const expired = retentionMs >= 0 && m.maxTimestamp < now - retentionMs;
+              // Kafka's rule: delete for size only while the log stays at or above retention.bytes.
+              const oversize = retentionBytes >= 0 && excess - m.size >= 0;
+              if (!expired && !oversize) break;
+              excess -= m.size;
+              cut = m.lastOffset + 1;
+            }
+            if (cut <= p.logStartOffset) break;
+            await this.engine.truncateBefore(p, cut);
           }
-          if (cut <= p.logStartOffset) break;
-          await this.engine.truncateBefore(p, cut);
-        }
+        });
       }
     }
   }

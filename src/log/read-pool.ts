@@ -1,7 +1,8 @@
 /**
  * Main-thread side of the read workers (read-worker.ts): dispatches each read to the least
- * busy worker and turns its answer back into Buffers over the transferred ArrayBuffers (no
- * copy on the main thread), which release() hands back to the worker.
+ * busy worker and turns its answer back into Buffers over the worker's arena (read-arena.ts),
+ * or over transferred ArrayBuffers for an answer that did not fit (no copy on the main thread
+ * either way); release() gives the memory back to the worker.
  *
  * Invariants:
  *  1. Every read() settles: with the worker's answer, with its error, or, if the worker dies,
@@ -26,6 +27,11 @@ import {
 export const READ_WORKERS_DEFAULT = 2;
 /** Outstanding reads across all workers. */
 export const READ_QUEUE_MAX = 16_384;
+/**
+ * Each worker's arena: two answers of the Kafka adapter's default maximum (16 MiB) at once.
+ * Pages are committed as answers first reach them, so an idle server does not pay for it.
+ */
+export const READ_ARENA_BYTES = 32 * 1024 * 1024;
 
 export class ReadError extends Error {
   override name = "ReadError";
@@ -35,11 +41,29 @@ export class ReadError extends Error {
 export interface ReadAnswer {
   readonly batches: StoredBatch[][];
   /**
-   * Hands the answer's buffers back to their worker (see the "release" message). Call it once
-   * nothing will touch the batches again (for a socket: after the write callback); they are
-   * unusable afterwards. Not calling it is safe: the memory is then collected as usual.
+   * Gives the answer's memory back to its worker. Call it exactly once nothing will touch the
+   * batches again (for a socket: after the write callback, or once the socket closed without
+   * writing them): afterwards their bytes are overwritten by later answers. An answer never
+   * released keeps its part of the arena, and later answers that do not fit fall back to
+   * transferred buffers: slower, never wrong.
    */
   readonly release: () => void;
+}
+
+/** How answers travelled, since the pool opened. */
+export interface ReadStats {
+  /** Answers copied into a worker's arena (the usual way). */
+  readonly arenaAnswers: number;
+  /** Answers that did not fit the arena's free space and came as transferred buffers. */
+  readonly transferredAnswers: number;
+  /** Bytes of arena answers not yet released. */
+  readonly unreleasedArenaBytes: number;
+}
+
+interface Counters {
+  arenaAnswers: number;
+  transferredAnswers: number;
+  unreleasedArenaBytes: number;
 }
 
 interface Pending {
@@ -56,6 +80,8 @@ class ReadWorker {
 
   private constructor(
     readonly worker: Worker,
+    private readonly arena: SharedArrayBuffer,
+    private readonly counters: Counters,
     private readonly onDeath: (w: ReadWorker) => void,
   ) {
     worker.on("message", (msg: FromReadWorker) => this.onMessage(msg));
@@ -63,8 +89,14 @@ class ReadWorker {
     worker.on("exit", () => this.die(new ReadError("read worker exited")));
   }
 
-  static async start(path: string, onDeath: (w: ReadWorker) => void): Promise<ReadWorker> {
-    const workerData: ReadWorkerData = { path };
+  static async start(
+    path: string,
+    arenaBytes: number,
+    counters: Counters,
+    onDeath: (w: ReadWorker) => void,
+  ): Promise<ReadWorker> {
+    const arena = new SharedArrayBuffer(arenaBytes);
+    const workerData: ReadWorkerData = { path, arena };
     const worker = new Worker(new URL("./read-worker.js", import.meta.url), { workerData });
     await new Promise<void>((resolve, reject) => {
       worker.once("error", reject);
@@ -73,7 +105,7 @@ class ReadWorker {
         resolve();
       });
     });
-    return new ReadWorker(worker, onDeath);
+    return new ReadWorker(worker, arena, counters, onDeath);
   }
 
   send(id: number, items: readonly ReadItem[], budgetBytes: number, p: Pending): void {
@@ -97,14 +129,26 @@ class ReadWorker {
     switch (msg.type) {
       case "read": {
         const p = this.take(msg.id);
-        const buffers = msg.buffers;
+        const { region, buffers } = msg;
+        let bytes = 0;
+        for (let k = INDEX_STRIDE - 1; k < msg.index.length; k += INDEX_STRIDE) bytes += msg.index[k]!;
+        if (region > 0) {
+          this.counters.arenaAnswers++;
+          this.counters.unreleasedArenaBytes += bytes;
+        } else this.counters.transferredAnswers++;
         let released = false;
         const release = () => {
-          if (released || this.dead || this.closedResolve || buffers.length === 0) return;
+          if (released) return;
           released = true;
-          this.worker.postMessage({ type: "release", buffers } satisfies ToReadWorker, [...buffers]);
+          if (region > 0) this.counters.unreleasedArenaBytes -= bytes;
+          if (this.dead || this.closedResolve) return;
+          if (region > 0) this.worker.postMessage({ type: "free", region } satisfies ToReadWorker);
+          else if (buffers.length > 0)
+            this.worker.postMessage({ type: "release", buffers } satisfies ToReadWorker, [...buffers]);
         };
-        p.resolve({ batches: unpack(buffers, msg.index, p.items), release });
+        const batches =
+          region > 0 ? unpackArena(this.arena, msg.index, p.items) : unpack(buffers, msg.index, p.items);
+        p.resolve({ batches, release });
         return;
       }
       case "failed":
@@ -139,7 +183,11 @@ class ReadWorker {
   }
 }
 
-function unpack(buffers: readonly ArrayBuffer[], index: Float64Array, items: number): StoredBatch[][] {
+function unpackWith(
+  index: Float64Array,
+  items: number,
+  view: (where: number, length: number) => Buffer,
+): StoredBatch[][] {
   const out: StoredBatch[][] = Array.from({ length: items }, () => []);
   for (let k = 0; k < index.length; k += INDEX_STRIDE) {
     const item = index[k]!;
@@ -147,27 +195,45 @@ function unpack(buffers: readonly ArrayBuffer[], index: Float64Array, items: num
     out[item]!.push({
       baseOffset: index[k + 1]!,
       lastOffset: index[k + 2]!,
-      data: Buffer.from(buffers[index[k + 3]!]!, 0, index[k + 4]!),
+      data: view(index[k + 3]!, index[k + 4]!),
     });
   }
   return out;
+}
+
+function unpack(buffers: readonly ArrayBuffer[], index: Float64Array, items: number): StoredBatch[][] {
+  return unpackWith(index, items, (i, length) => Buffer.from(buffers[i]!, 0, length));
+}
+
+function unpackArena(arena: SharedArrayBuffer, index: Float64Array, items: number): StoredBatch[][] {
+  return unpackWith(index, items, (at, length) => {
+    assert(at >= 0 && at + length <= arena.byteLength, "read answer lies outside the arena");
+    return Buffer.from(arena, at, length);
+  });
 }
 
 export class ReadPool {
   private nextId = 1;
   private outstanding = 0;
   private closing: Promise<void> | null = null;
+  private readonly counters: Counters = { arenaAnswers: 0, transferredAnswers: 0, unreleasedArenaBytes: 0 };
 
   private constructor(
     private readonly path: string,
+    private readonly arenaBytes: number,
     private readonly workers: ReadWorker[],
   ) {}
 
-  static async open(path: string, count = READ_WORKERS_DEFAULT): Promise<ReadPool> {
+  static async open(
+    path: string,
+    count = READ_WORKERS_DEFAULT,
+    arenaBytes = READ_ARENA_BYTES,
+  ): Promise<ReadPool> {
     assert(count >= 1, "at least one read worker");
-    const pool = new ReadPool(path, []);
+    const pool = new ReadPool(path, arenaBytes, []);
     try {
-      for (let i = 0; i < count; i++) pool.workers.push(await ReadWorker.start(path, (w) => pool.replace(w)));
+      for (let i = 0; i < count; i++)
+        pool.workers.push(await ReadWorker.start(path, arenaBytes, pool.counters, (w) => pool.replace(w)));
     } catch (err) {
       await pool.close(); // the ones that did start
       throw err;
@@ -204,11 +270,15 @@ export class ReadPool {
     });
   }
 
+  stats(): ReadStats {
+    return { ...this.counters };
+  }
+
   /** A worker died (its reads were rejected): start another in its place. */
   private replace(dead: ReadWorker): void {
     const i = this.workers.indexOf(dead);
     if (i < 0 || this.closing) return;
-    ReadWorker.start(this.path, (w) => this.replace(w)).then(
+    ReadWorker.start(this.path, this.arenaBytes, this.counters, (w) => this.replace(w)).then(
       (w) => {
         if (this.closing) void w.close();
         else this.workers[i] = w;

@@ -19,12 +19,12 @@ export type ToReadWorker =
       /** Shared by all items in order: each item reads at most what is left of it. */
       readonly budgetBytes: number;
     }
+  /** An answer in the arena is written: its region may be reused (see read-arena.ts). */
+  | { readonly type: "free"; readonly region: number }
   /**
-   * An earlier answer's buffers, no longer referenced on the main thread, handed back so they
-   * are detached there. Why: an ArrayBuffer that reaches a thread counts as external memory in
-   * it until detached or collected, and a stream of 16 MiB answers left to the main thread's
-   * collector brought a full mark-compact every 20-90 ms (about 9 ms of pause each). Handed
-   * back, they are garbage in the worker, whose pauses hold up no produce acknowledgement.
+   * An answer that did not fit the arena came as transferred buffers: handed back once
+   * written, so they are detached on the main thread and garbage in the worker, whose pauses
+   * hold up no produce acknowledgement.
    */
   | { readonly type: "release"; readonly buffers: readonly ArrayBuffer[] }
   | { readonly type: "close" };
@@ -34,9 +34,16 @@ export type FromReadWorker =
   | {
       readonly type: "read";
       readonly id: number;
-      /** One buffer per returned batch; transferred, not copied. */
+      /**
+       * The arena region holding every returned batch, or 0 when they did not fit and came in
+       * `buffers` instead (one per batch, transferred, not copied).
+       */
+      readonly region: number;
       readonly buffers: readonly ArrayBuffer[];
-      /** Five numbers per batch: item index, base offset, last offset, index in buffers, length. */
+      /**
+       * Five numbers per batch: item index, base offset, last offset, where (its byte offset in
+       * the arena, or its index in `buffers`), length.
+       */
       readonly index: Float64Array;
     }
   | { readonly type: "failed"; readonly id: number; readonly message: string }
@@ -46,4 +53,6 @@ export const INDEX_STRIDE = 5;
 
 export interface ReadWorkerData {
   readonly path: string;
+  /** The arena answers are copied into (read-arena.ts); the main thread made it and reads it. */
+  readonly arena: SharedArrayBuffer;
 }

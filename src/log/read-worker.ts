@@ -1,12 +1,12 @@
 /**
- * A read worker: reads stored batches on its own SQLite connection and hands them to the main
- * thread as one transferred ArrayBuffer per request.
+ * A read worker: reads stored batches on its own SQLite connection and copies each answer into
+ * one region of the shared arena (read-arena.ts), which the main thread only slices.
  *
  * Why a thread: better-sqlite3 copies each BLOB into a fresh Buffer on the thread that runs
  * the query. Reading a 16-50 MB fetch on the main thread held it for tens of milliseconds
  * (page reads, copies, then the garbage collector reclaiming the Buffers), and produce
- * acknowledgements waited behind it. Here the reading and copying happen off the main
- * thread; the main thread receives one buffer it only slices.
+ * acknowledgements waited behind it. Here the reading, the copying and the garbage happen off
+ * the main thread.
  *
  * Consistency: each request reads in its own implicit read transaction, started after the
  * request was posted, so it sees every commit the main thread knew of when it planned the read
@@ -19,6 +19,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { applyPragmas } from "../storage/pragmas.js";
 import { LogReader, type StoredBatch } from "./log-reader.js";
+import { ReadArena } from "./read-arena.js";
 import {
   type FromReadWorker,
   INDEX_STRIDE,
@@ -53,11 +54,12 @@ lowerPriority();
 const db = new Database(data.path);
 applyPragmas(db, "reader");
 const reader = new LogReader(db);
+const arenaBytes = new Uint8Array(data.arena);
+const arena = new ReadArena(arenaBytes.length);
 
 /**
- * Each batch goes to the main thread in the Buffer better-sqlite3 made for it: its
- * ArrayBuffer is transferred, not copied (a copy into one answer buffer cost about a third of
- * this thread's CPU during a catch-up read). A Buffer that does not own its whole ArrayBuffer
+ * An answer too big for the arena's free space goes to the main thread in the Buffers
+ * better-sqlite3 made for it: their ArrayBuffers are transferred, not copied. A Buffer that does not own its whole ArrayBuffer
  * (none today: better-sqlite3 makes each with node::Buffer::Copy; Node's pool only serves
  * small Buffers made from JS), or one already in this answer, is copied instead: transferring a
  * shared pool would take memory others use, and an ArrayBuffer listed twice fails the transfer.
@@ -98,20 +100,37 @@ function read(msg: Extract<ToReadWorker, { type: "read" }>): void {
   } finally {
     db.exec("COMMIT");
   }
+  const index = new Float64Array(found.length * INDEX_STRIDE);
+  let total = 0;
+  for (const { batch } of found) total += batch.data.length;
+  const region = total > 0 ? arena.alloc(total) : null;
+  if (region) {
+    let at = region.start;
+    found.forEach(({ item, batch }, k) => {
+      arenaBytes.set(batch.data, at);
+      index.set([item, batch.baseOffset, batch.lastOffset, at, batch.data.length], k * INDEX_STRIDE);
+      at += batch.data.length;
+    });
+    post({ type: "read", id: msg.id, region: region.id, buffers: [], index }, [index.buffer as ArrayBuffer]);
+    return;
+  }
   const buffers: ArrayBuffer[] = [];
   const taken = new Set<ArrayBufferLike>();
-  const index = new Float64Array(found.length * INDEX_STRIDE);
   found.forEach(({ item, batch }, k) => {
     buffers.push(transferable(batch.data, taken));
     index.set([item, batch.baseOffset, batch.lastOffset, k, batch.data.length], k * INDEX_STRIDE);
   });
-  post({ type: "read", id: msg.id, buffers, index }, [...buffers, index.buffer as ArrayBuffer]);
+  post({ type: "read", id: msg.id, region: 0, buffers, index }, [...buffers, index.buffer as ArrayBuffer]);
 }
 
 post({ type: "ready" });
 
 port.on("message", (msg: ToReadWorker) => {
   if (msg.type === "release") return; // the buffers are garbage here now (see ToReadWorker)
+  if (msg.type === "free") {
+    arena.free(msg.region);
+    return;
+  }
   if (msg.type === "close") {
     db.close();
     post({ type: "closed" });

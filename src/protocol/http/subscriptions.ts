@@ -12,7 +12,8 @@
  * same name from the one the client saw.) A client that reconnects with `Last-Event-ID` (EventSource does
  * it by itself) gets every change after that version from the table's change topic and then live
  * ones: no change lost or repeated across reconnects. When those changes are no longer in the
- * topic (retention) it starts over from a snapshot.
+ * topic (retention), or the id is not this table's, it gets an `event: reset` frame and starts over
+ * from a snapshot.
  *
  * Flow control: the snapshot (or backlog) is written as the connection drains, with live changes
  * queued behind it; afterwards a subscriber more than SUBSCRIBER_PENDING_BYTES_MAX behind is
@@ -83,7 +84,7 @@ class Feed {
     if (this.dead || this.outlet.gone) return;
     if (this.pumping) {
       this.queue.push(frame);
-      this.queuedBytes += frame.length;
+      this.queuedBytes += Buffer.byteLength(frame);
       if (this.queuedBytes > SUBSCRIBER_PENDING_BYTES_MAX) this.slow();
       return;
     }
@@ -157,9 +158,10 @@ export class SubscriptionHub {
     let unsent = 0;
     const outlet: Outlet = {
       write: (frame) => {
-        unsent += frame.length;
+        const bytes = Buffer.byteLength(frame);
+        unsent += bytes;
         socket.send(frame, () => {
-          unsent -= frame.length;
+          unsent -= bytes;
         });
       },
       pending: () => unsent,
@@ -311,6 +313,12 @@ export class SubscriptionHub {
         initial.push(`id: ${tableNumber}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
     } else {
       const now = Date.now();
+      // Asked to resume but cannot (the changes are gone, or the id is not this table's): say
+      // so before the snapshot, so a client that keeps state knows to drop what it holds.
+      if (last)
+        initial.push(
+          `event: reset\ndata: ${JSON.stringify({ reason: `cannot resume after ${last[0]}; a snapshot follows` })}\n\n`,
+        );
       for (const r of sub.snapshot)
         initial.push(`data: ${message(r.id, r.value, r.version, "put", now)}\n\n`);
       // No event, only the position: EventSource's Last-Event-ID becomes the snapshot's.

@@ -21,9 +21,9 @@ export interface RequestContext {
   /** Server-level settings handlers need. */
   readonly config: KafkaAdapterConfig;
   /**
-   * Runs `cb` once this request's response has been written to the socket (the kernel has
-   * it), e.g. to reuse the memory the response referenced. Not run if the connection closes
-   * first; callers must treat that as "never reuse".
+   * Runs `cb` once the socket is done with this request's response: after it was written (the
+   * kernel has it), or once the connection closed without writing it. Then the memory the
+   * response referenced may be reused (a fetch's read arena region).
    */
   readonly afterWrite: (cb: () => void) => void;
   /**

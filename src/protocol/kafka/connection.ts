@@ -64,8 +64,13 @@ export interface ConnectionOptions {
 interface Slot {
   done: boolean;
   chunks: Buffer[] | null;
-  /** Run after the socket accepted the last chunk (RequestContext.afterWrite). */
+  /** Run after the socket accepted the last chunk. */
   written?: (() => void)[];
+  /**
+   * RequestContext.afterWrite: run after the socket is done with the chunks, written or not
+   * (the connection closed first).
+   */
+  release?: (() => void)[];
 }
 
 function runAll(callbacks: readonly (() => void)[]): void {
@@ -79,8 +84,11 @@ export class KafkaConnection {
   private inFlight = 0;
   private closed = false;
   private pausedForWrite = false;
-  /** Response bytes not yet handed to the socket (see pump()). */
-  private readonly out: { buf: Buffer; done?: () => void }[] = [];
+  /**
+   * Response bytes not yet handed to the socket (see pump()); `release` is the response's
+   * Slot.release, on its last chunk.
+   */
+  private readonly out: { buf: Buffer; done?: () => void; release?: () => void }[] = [];
   private outBytes = 0;
   /** Bytes handed to the socket in this event-loop turn (see pump()). */
   private turnBytes = 0;
@@ -132,6 +140,11 @@ export class KafkaConnection {
 
   private onClosed(): void {
     this.closed = true;
+    // The socket's handle is closed: the kernel and libuv hold none of this memory any more.
+    // Responses never handed to it give theirs back now (the read arena's regions, say).
+    for (const item of this.out.splice(0)) item.release?.();
+    this.outBytes = 0;
+    for (const slot of this.slots.splice(0)) if (slot.release) runAll(slot.release);
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     this.throttleTimer = null;
     if (this.paceTimer) clearTimeout(this.paceTimer);
@@ -325,8 +338,8 @@ export class KafkaConnection {
       clientId,
       clientHost: this.socket.remoteAddress ?? "",
       afterWrite: (cb) => {
-        slot.written ??= [];
-        slot.written.push(cb);
+        slot.release ??= [];
+        slot.release.push(cb);
       },
       throttle: (ms) => this.throttle(ms),
       pace: (bytesPerSec) => {
@@ -352,6 +365,13 @@ export class KafkaConnection {
     const finish = (response: unknown) => {
       settle();
       slot.done = true;
+      if (this.closed) {
+        // Answered after the connection closed: nothing will be written.
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots.splice(i, 1);
+        if (slot.release) runAll(slot.release.splice(0));
+        return;
+      }
       if (response !== NO_RESPONSE && !this.closed) {
         try {
           slot.chunks = this.encodeResponse(api, apiVersion, correlationId, response);
@@ -436,11 +456,19 @@ export class KafkaConnection {
     if (this.closed) return;
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const slot = this.slots.shift()!;
-      if (!slot.chunks) continue;
-      const written = slot.written;
+      if (!slot.chunks) {
+        if (slot.release) runAll(slot.release);
+        continue;
+      }
+      const { written, release } = slot;
+      const after = written || release ? [...(written ?? []), ...(release ?? [])] : null;
       slot.chunks.forEach((buf, i) => {
         const last = i === slot.chunks!.length - 1;
-        this.out.push({ buf, done: last && written ? () => runAll(written) : undefined });
+        this.out.push({
+          buf,
+          done: last && after ? () => runAll(after) : undefined,
+          release: last && release ? () => runAll(release) : undefined,
+        });
         this.outBytes += buf.length;
       });
     }
