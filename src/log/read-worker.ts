@@ -54,7 +54,7 @@ lowerPriority();
 const db = new Database(data.path);
 applyPragmas(db, "reader");
 const reader = new LogReader(db);
-const arenaBytes = new Uint8Array(data.arena);
+const arenaBytes = Buffer.from(data.arena);
 const arena = new ReadArena(arenaBytes.length);
 
 /**
@@ -107,7 +107,10 @@ function read(msg: Extract<ToReadWorker, { type: "read" }>): void {
   if (region) {
     let at = region.start;
     found.forEach(({ item, batch }, k) => {
-      arenaBytes.set(batch.data, at);
+      // fill() with a Buffer of the range's length is one memcpy. Why not set() or copy(): into
+      // shared memory V8 copies with its race-safe relaxed_memmove, which perf showed as 20%
+      // of the server's CPU during a catch-up read (fill ran 20-25% faster in isolation).
+      if (batch.data.length > 0) arenaBytes.fill(batch.data, at, at + batch.data.length);
       index.set([item, batch.baseOffset, batch.lastOffset, at, batch.data.length], k * INDEX_STRIDE);
       at += batch.data.length;
     });
