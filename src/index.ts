@@ -15,4 +15,5 @@ export { type DecodedRecord, decodeRecords, encodeBatch, type RecordInput } from
 export { BusError, MessageBus } from "./messaging/bus.js";
 export { type DecodedHeaders, decodeHeaders, encodeHeaders } from "./messaging/headers.js";
 export type { Subscriber, Subscription } from "./messaging/types.js";
+export { type MetricSources, Metrics } from "./metrics/metrics.js";
 export { type BoundAddresses, type ListenAddress, OnceDB, type OnceDBOptions } from "./oncedb.js";

@@ -5,6 +5,8 @@
 import type { Logger } from "pino";
 import { Engine } from "./engine/engine.js";
 import type { ByteRateQuotaConfig } from "./engine/quota.js";
+import { Metrics } from "./metrics/metrics.js";
+import { MetricsServer } from "./metrics/server.js";
 import { HttpServer } from "./protocol/http/server.js";
 import { KafkaServer } from "./protocol/kafka/server.js";
 import { NatsServer } from "./protocol/nats/server.js";
@@ -32,6 +34,11 @@ export interface OnceDBOptions {
    * turns it off, as for NATS. The CLI's default is 127.0.0.1:8080.
    */
   http?: ListenAddress | null;
+  /**
+   * Metrics listener (`GET /metrics`, Prometheus's text format); null or absent turns it off, as
+   * in the CLI. Without it nothing is counted.
+   */
+  metrics?: ListenAddress | null;
   /** Origins whose web pages may use the HTTP API (CORS and WebSocket Origin); "*" = any. Default none. */
   httpCorsOrigins?: readonly string[];
   /** Largest Kafka request frame accepted (default 100 MiB). */
@@ -57,6 +64,7 @@ export interface BoundAddresses {
   kafka: string | null;
   nats: string | null;
   http: string | null;
+  metrics: string | null;
 }
 
 /** How long a graceful shutdown waits for in-flight requests before closing connections. */
@@ -68,6 +76,9 @@ export class OnceDB {
     private readonly kafka: KafkaServer | null,
     private readonly nats: NatsServer | null,
     private readonly http: HttpServer | null,
+    private readonly metricsServer: MetricsServer | null,
+    /** What the metrics listener serves; null when it is off. */
+    readonly metrics: Metrics | null,
     readonly addresses: BoundAddresses,
     private readonly logger: Logger | undefined,
   ) {}
@@ -87,7 +98,16 @@ export class OnceDB {
     let kafka: KafkaServer | null = null;
     let nats: NatsServer | null = null;
     let http: HttpServer | null = null;
-    const addresses: BoundAddresses = { kafka: null, nats: null, http: null };
+    let metricsServer: MetricsServer | null = null;
+    // Before any listener: counts start with the first request.
+    const metrics = opts.metrics
+      ? new Metrics(engine, {
+          kafkaConnections: () => kafka?.connectionCount ?? 0,
+          natsConnections: opts.nats ? () => nats?.connectionCount ?? 0 : undefined,
+          httpConnections: opts.http ? () => http?.connectionCount ?? 0 : undefined,
+        })
+      : null;
+    const addresses: BoundAddresses = { kafka: null, nats: null, http: null, metrics: null };
     try {
       const k = opts.kafka === undefined ? { host: "127.0.0.1", port: 9092 } : opts.kafka;
       if (k) {
@@ -123,14 +143,21 @@ export class OnceDB {
         const bound = await http.listen();
         addresses.http = formatAddress(bound.host, bound.port);
       }
+      if (opts.metrics && metrics) {
+        metricsServer = new MetricsServer(metrics, opts.metrics.host, opts.metrics.port, opts.logger);
+        const bound = await metricsServer.listen();
+        addresses.metrics = formatAddress(bound.host, bound.port);
+      }
     } catch (err) {
       await kafka?.close();
       await nats?.close();
       await http?.close();
+      await metricsServer?.close();
+      metrics?.close();
       await engine.close();
       throw err;
     }
-    return new OnceDB(engine, kafka, nats, http, addresses, opts.logger);
+    return new OnceDB(engine, kafka, nats, http, metricsServer, metrics, addresses, opts.logger);
   }
 
   /**
@@ -149,6 +176,9 @@ export class OnceDB {
     await this.kafka?.close();
     await this.nats?.close();
     await this.http?.close();
+    // Last of the listeners: a scrape during shutdown still answers.
+    await this.metricsServer?.close();
+    this.metrics?.close();
     await this.engine.close();
     this.logger?.info("stopped");
   }

@@ -20,7 +20,7 @@ import { RawKafka } from "./helpers/raw-kafka.js";
 import { waitFor } from "./helpers/wait.js";
 
 const RECORDS = 1_200;
-const VALUE_BYTES = 10_000; // 12 MB in all: each hung-up answer is most of the 32 MiB arena of a worker
+const VALUE_BYTES = 10_000; // 12 MB in all: a dozen leaked answers would far outgrow both workers' 40 MiB arenas
 const HANG_UPS = 12;
 
 describe("fetch answers through the read arena", { timeout: 120_000 }, () => {

@@ -69,6 +69,11 @@ program
     process.env.ONCEDB_HTTP ?? "127.0.0.1:8080",
   )
   .option(
+    "--metrics <host:port|off>",
+    "metrics listener, GET /metrics in Prometheus's format; default off (env ONCEDB_METRICS)",
+    process.env.ONCEDB_METRICS ?? "off",
+  )
+  .option(
     "--cors <origins>",
     "comma-separated origins whose web pages may use the HTTP API, or * for any; default none (env ONCEDB_CORS)",
     process.env.ONCEDB_CORS ?? "",
@@ -122,6 +127,7 @@ program
       const advertise = opts.advertise ? parseListen(opts.advertise, "--advertise") : null;
       const nats = parseListen(opts.nats, "--nats");
       const http = parseListen(opts.http, "--http");
+      const metrics = parseListen(opts.metrics, "--metrics");
       const partitions = Number(opts.partitions);
       if (!Number.isInteger(partitions) || partitions < 1)
         throw new Error(`--partitions must be a positive integer`);
@@ -130,6 +136,7 @@ program
         kafka,
         nats,
         http,
+        metrics,
         httpCorsOrigins: String(opts.cors)
           .split(",")
           .map((o) => o.trim())
@@ -177,6 +184,7 @@ program
         kafka: db.addresses.kafka,
         nats: db.addresses.nats,
         http: db.addresses.http,
+        metrics: db.addresses.metrics,
         data: opts.data,
         msg: "ready",
       })}\n`,

@@ -1104,16 +1104,17 @@ export class Engine extends EventEmitter {
     return this.producerQuota.charge(clientId, bytes, this.clock.nowMs());
   }
 
+  /** How fetchMany answers travelled from the read workers (see log/read-pool.ts). */
+  readStats(): ReadStats {
+    return this.reads.stats();
+  }
+
   /**
    * The same answers as fetch() for several partitions at once, read off the main thread (see
    * log/read-worker.ts) so a long read does not hold back produce acknowledgements. The items
    * share `budgetBytes` in order: each reads at most its own maxBytes and what the ones before
    * it left; an item given a positive limit always gets its first batch (KIP-74).
    */
-  /** How fetchMany answers travelled from the read workers (see log/read-pool.ts). */
-  readStats(): ReadStats {
-    return this.reads.stats();
-  }
 
   async fetchMany(
     requests: readonly FetchRequestItem[],
@@ -1151,11 +1152,16 @@ export class Engine extends EventEmitter {
       return done(() => {});
     }
     // Synchronous from here on: the store cannot close under us.
-    reads.forEach(({ plan, at }, i) => {
-      results[at] = this.closed
-        ? { ...failedRead(plan.committed), ...plan.base }
-        : this.fetchResult(plan, answer.batches[i]!);
-    });
+    try {
+      reads.forEach(({ plan, at }, i) => {
+        results[at] = this.closed
+          ? { ...failedRead(plan.committed), ...plan.base }
+          : this.fetchResult(plan, answer.batches[i]!);
+      });
+    } catch (err) {
+      answer.release(); // nobody else will: the caller never sees the answer
+      throw err;
+    }
     return done(answer.release);
   }
 

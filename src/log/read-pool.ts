@@ -28,10 +28,11 @@ export const READ_WORKERS_DEFAULT = 2;
 /** Outstanding reads across all workers. */
 export const READ_QUEUE_MAX = 16_384;
 /**
- * Each worker's arena: two answers of the Kafka adapter's default maximum (16 MiB) at once.
- * Pages are committed as answers first reach them, so an idle server does not pay for it.
+ * Each worker's arena: two answers of the Kafka adapter's default maximum (16 MiB, which the
+ * first batch may exceed) at once, and room for small ones beside them. Pages are committed as
+ * answers first reach them, so an idle server does not pay for it.
  */
-export const READ_ARENA_BYTES = 32 * 1024 * 1024;
+export const READ_ARENA_BYTES = 40 * 1024 * 1024;
 
 export class ReadError extends Error {
   override name = "ReadError";
@@ -54,7 +55,7 @@ export interface ReadAnswer {
 export interface ReadStats {
   /** Answers copied into a worker's arena (the usual way). */
   readonly arenaAnswers: number;
-  /** Answers that did not fit the arena's free space and came as transferred buffers. */
+  /** Answers that did not fit the arena's free space and came as transferred buffers (empty answers count in neither). */
   readonly transferredAnswers: number;
   /** Bytes of arena answers not yet released. */
   readonly unreleasedArenaBytes: number;
@@ -135,7 +136,7 @@ class ReadWorker {
         if (region > 0) {
           this.counters.arenaAnswers++;
           this.counters.unreleasedArenaBytes += bytes;
-        } else this.counters.transferredAnswers++;
+        } else if (buffers.length > 0) this.counters.transferredAnswers++;
         let released = false;
         const release = () => {
           if (released) return;

@@ -42,6 +42,8 @@ export interface KafkaRequestEvent {
   readonly answeredAt: number;
   /** The socket accepted the response's last byte. */
   readonly writtenAt: number;
+  /** The request frame, its length prefix excluded. */
+  readonly requestBytes: number;
   readonly responseBytes: number;
 }
 

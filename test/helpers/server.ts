@@ -23,6 +23,8 @@ export interface ServerOptions {
   nats?: boolean;
   /** Start the HTTP listener too (on a free port; `httpAddress` / `httpUrl` say which). */
   http?: boolean;
+  /** Start the metrics listener too (on a free port; `metricsUrl` says which). */
+  metrics?: boolean;
 }
 
 export class TestServer {
@@ -34,6 +36,9 @@ export class TestServer {
   natsPort = 0;
   httpAddress = "";
   httpPort = 0;
+  metricsAddress = "";
+  /** The last ready line's fields. */
+  ready: Record<string, unknown> = {};
   readonly logLines: string[] = [];
   private exitPromise: Promise<number | null> | null = null;
 
@@ -58,6 +63,7 @@ export class TestServer {
       nats,
       "--http",
       http,
+      ...(this.opts.metrics ? ["--metrics", "127.0.0.1:0"] : []),
     ];
     const proc = spawn(process.execPath, [...args, ...(this.opts.args ?? [])], {
       env: { ...process.env, ...this.opts.env },
@@ -95,6 +101,8 @@ export class TestServer {
       this.httpAddress = String(ready.http);
       this.httpPort = Number(this.httpAddress.split(":").pop());
     }
+    if (this.opts.metrics) this.metricsAddress = String(ready.metrics);
+    this.ready = ready;
     return ready;
   }
 
@@ -106,6 +114,11 @@ export class TestServer {
     const code = await this.exitPromise;
     this.proc = null;
     return code;
+  }
+
+  /** URL of the metrics page, e.g. http://127.0.0.1:40124/metrics. */
+  get metricsUrl(): string {
+    return `http://${this.metricsAddress}/metrics`;
   }
 
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:40123 (no trailing slash). */

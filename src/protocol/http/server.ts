@@ -23,6 +23,7 @@ import type { Engine } from "../../engine/engine.js";
 import { EngineError } from "../../engine/errors.js";
 import { TableError, type TableErrorCode } from "../../tables/errors.js";
 import { TableLimits } from "../../tables/tables.js";
+import { servesHost } from "../../util/loopback.js";
 import { registerOperations } from "./operations.js";
 import { registerRest } from "./rest.js";
 import { SubscriptionHub } from "./subscriptions.js";
@@ -66,17 +67,6 @@ export function originAllowed(
   }
 }
 
-/** Host names a loopback listener answers to (DNS rebinding: a foreign name pointing at us is refused). */
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-function isLoopbackName(name: string): boolean {
-  return LOOPBACK_HOSTS.has(name) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
-}
-
-function isLoopbackAddress(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.");
-}
-
 /** Origins as given to --cors, normalised (scheme://host[:port], lower case); "*" stays. */
 export function normalizeOrigins(origins: readonly string[]): string[] {
   return origins.map((o) => {
@@ -87,16 +77,6 @@ export function normalizeOrigins(origins: readonly string[]): string[] {
       throw new Error(`--cors: ${JSON.stringify(o)} is not an origin such as http://localhost:3000`);
     }
   });
-}
-
-/** The host name of a Host header, lower case, without the port (IPv6 keeps its brackets). */
-function hostName(host: string | undefined): string {
-  if (!host) return "";
-  try {
-    return new URL(`http://${host}`).hostname;
-  } catch {
-    return "";
-  }
 }
 
 const STATUS_OF: Record<TableErrorCode, number> = {
@@ -143,6 +123,11 @@ export class HttpServer {
   /** Every open connection, so that shutdown can end the ones fastify does not track. */
   private readonly sockets = new Set<Socket>();
 
+  /** Open client connections (WebSocket and SSE subscribers included). */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   constructor(private readonly opts: HttpServerOptions) {
     this.app = Fastify({
       // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's type the default one.
@@ -177,7 +162,6 @@ export class HttpServer {
     this.app.setNotFoundHandler((req, reply) =>
       reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }),
     );
-    const loopback = isLoopbackAddress(opts.host);
     this.app.addHook("onRequest", async (req, reply) => {
       if (!this.accepting) {
         reply.header("connection", "close");
@@ -185,7 +169,7 @@ export class HttpServer {
       }
       // On loopback, only loopback names: a page whose own name was re-pointed at 127.0.0.1 (DNS
       // rebinding) is same-origin to the browser, so CORS cannot stop it; its Host header can.
-      if (loopback && !isLoopbackName(hostName(req.headers.host)))
+      if (!servesHost(opts.host, req.headers.host))
         return reply.code(403).send({ error: `host ${req.headers.host} is not served here (loopback only)` });
     });
   }

@@ -144,7 +144,9 @@ export class KafkaConnection {
     // Responses never handed to it give theirs back now (the read arena's regions, say).
     for (const item of this.out.splice(0)) item.release?.();
     this.outBytes = 0;
-    for (const slot of this.slots.splice(0)) if (slot.release) runAll(slot.release);
+    // A slot still being handled releases when its handler ends (finish() or onError): the
+    // handler may still be reading the memory it registered.
+    for (const slot of this.slots.splice(0)) if (slot.done && slot.release) runAll(slot.release.splice(0));
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     this.throttleTimer = null;
     if (this.paceTimer) clearTimeout(this.paceTimer);
@@ -383,13 +385,18 @@ export class KafkaConnection {
           this.fail("closing connection after an unencodable response");
           return;
         }
-        if (receivedAt > 0) this.reportWhenWritten(slot, apiKey, apiVersion, receivedAt);
+        if (receivedAt > 0) this.reportWhenWritten(slot, apiKey, apiVersion, receivedAt, frame.length);
       }
       this.flushSlots();
       this.updateFlow();
     };
     const onError = (err: unknown) => {
       settle();
+      // No answer will be written: what the handler registered is free now.
+      slot.done = true;
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      if (slot.release) runAll(slot.release.splice(0));
       this.opts.logger?.error(
         { remote: this.remote, api: api.name, apiVersion, err: (err as Error)?.stack ?? String(err) },
         "request handler failed",
@@ -408,7 +415,13 @@ export class KafkaConnection {
   }
 
   /** Publishes the request's timings on kafkaRequestChannel once its response is written. */
-  private reportWhenWritten(slot: Slot, apiKey: number, apiVersion: number, receivedAt: number): void {
+  private reportWhenWritten(
+    slot: Slot,
+    apiKey: number,
+    apiVersion: number,
+    receivedAt: number,
+    requestBytes: number,
+  ): void {
     const answeredAt = wallNowMs();
     const responseBytes = slot.chunks?.reduce((n, c) => n + c.length, 0) ?? 0;
     slot.written ??= [];
@@ -419,6 +432,7 @@ export class KafkaConnection {
         receivedAt,
         answeredAt,
         writtenAt: wallNowMs(),
+        requestBytes,
         responseBytes,
       } satisfies KafkaRequestEvent),
     );

@@ -38,6 +38,11 @@ export interface KafkaServerOptions {
 export class KafkaServer {
   private readonly server: net.Server;
   private readonly connections = new Set<KafkaConnection>();
+
+  /** Open client connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
   private broker: BrokerAddress = { nodeId: 0, host: "127.0.0.1", port: 0 };
 
   constructor(private readonly opts: KafkaServerOptions) {

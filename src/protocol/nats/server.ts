@@ -43,6 +43,11 @@ export interface NatsServerOptions {
 export class NatsServer {
   private readonly server: net.Server;
   private readonly connections = new Set<NatsConnection>();
+
+  /** Open client connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
   private readonly serverId = `N${crypto.randomBytes(27).toString("hex").toUpperCase()}`;
   private readonly limits: NatsLimits;
   private nextClientId = 1;

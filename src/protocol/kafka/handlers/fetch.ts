@@ -24,7 +24,7 @@
  * zstd batches reach v10+ readers only (KIP-110): an older fetch gets the batches before the
  * first zstd one, or UNSUPPORTED_COMPRESSION_TYPE when the fetch offset is in a zstd batch.
  */
-import type { FetchRequestItem, IsolationLevel } from "../../../engine/engine.js";
+import type { FetchRequestItem, FetchResult, IsolationLevel } from "../../../engine/engine.js";
 import type { Partition } from "../../../log/partition.js";
 import { batchCodec, Compression } from "../../../log/record-batch.js";
 import { defineApi, type RequestContext } from "../api.js";
@@ -70,6 +70,23 @@ async function readOnce(req: FetchRequest, ctx: RequestContext, isolation: Isola
   }
   // One read for the whole request, off the main thread (engine.fetchMany).
   const { results, release } = await engine.fetchMany(items, budget, isolation);
+  try {
+    return answerOf(req, ctx, names, results, release);
+  } catch (err) {
+    release(); // the caller never sees the answer
+    throw err;
+  }
+}
+
+/** The Fetch response's topics from the engine's answers (in request order), and what it waits on. */
+function answerOf(
+  req: FetchRequest,
+  ctx: RequestContext,
+  names: readonly (string | null)[],
+  results: readonly FetchResult[],
+  release: () => void,
+) {
+  const { engine } = ctx;
   let total = 0;
   let k = 0;
   const watched: Partition[] = [];
@@ -129,15 +146,18 @@ export const FetchApi = defineApi<FetchRequest, FetchResponse>({
     const deadline =
       ctx.engine.clock.nowMs() + Math.min(Math.max(req.maxWaitMs, 0), ctx.config.fetchMaxWaitMsMax);
     let result = await readOnce(req, ctx, isolation);
+    // Registered at once, so an answer is released however the request ends (the connection
+    // runs it after the write, when it closes, or when the handler fails).
+    ctx.afterWrite(() => result.release());
     // Bounded: each turn waits for a change or the deadline, and the deadline is fixed.
     while (result.total < Math.max(req.minBytes, 1) && result.watched.length > 0) {
       const left = deadline - ctx.engine.clock.nowMs();
       if (left <= 0) break;
+      // Not sent: its memory is free for others while this request waits.
+      result.release();
       await ctx.engine.waitForData(result.watched, left);
-      result.release(); // not sent: its memory can be reused now
       result = await readOnce(req, ctx, isolation);
     }
-    ctx.afterWrite(result.release);
     const clientId = ctx.clientId ?? "";
     const rate = ctx.engine.consumerQuota?.rateFor(clientId);
     // Spread over at most PACE_SPREAD_MS_MAX: pacing smooths an answer, the throttle below keeps

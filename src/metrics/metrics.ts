@@ -1,0 +1,233 @@
+/**
+ * OnceDB's metrics in Prometheus's text format (prom-client): what the engine and the adapters
+ * did, read from the diagnostics channels (util/diagnostics.ts) as it happens, and how things
+ * stand, read from the engine when scraped.
+ *
+ * Why channels and scrape-time reads: the engine and the adapters know nothing of metrics, and
+ * with no Metrics instance nothing is counted at all (a channel without subscribers costs one
+ * check). Counts per partition or per client would make the series unbounded (10,000
+ * partitions here are normal): every label below has a fixed, small set of values.
+ */
+import diagnostics from "node:diagnostics_channel";
+import client from "prom-client";
+import type { Engine } from "../engine/engine.js";
+import { API_TABLE } from "../protocol/kafka/api-table.js";
+import type { CommitEvent, KafkaRequestEvent } from "../util/diagnostics.js";
+
+/** Gauges the engine cannot answer: the listeners' connection counts (absent = not listening). */
+export interface MetricSources {
+  readonly kafkaConnections?: () => number;
+  readonly natsConnections?: () => number;
+  readonly httpConnections?: () => number;
+}
+
+/** Latency buckets, seconds: from well under an fsync to a stuck request. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(engine: Engine, sources: MetricSources = {}) {
+    const r = this.registry;
+    client.collectDefaultMetrics({ register: r });
+
+    const commits = new client.Counter({
+      name: "oncedb_commits_total",
+      help: "Storage commits (group commits) made durable",
+      registers: [r],
+    });
+    const statements = new client.Counter({
+      name: "oncedb_commit_statements_total",
+      help: "Write statements in those commits",
+      registers: [r],
+    });
+    const commitWait = new client.Histogram({
+      name: "oncedb_commit_duration_seconds",
+      help: "From the first write joining a commit to the commit being durable and known to the main thread",
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    const commitSync = new client.Histogram({
+      name: "oncedb_commit_transaction_seconds",
+      help: "The SQLite transaction of a commit, its fsync included, in the writer thread",
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    this.listen("oncedb:storage:commit", (m) => {
+      const c = m as CommitEvent;
+      commits.inc();
+      statements.inc(c.ops);
+      commitWait.observe(Math.max(0, c.doneAt - c.submittedAt) / 1000);
+      commitSync.observe(Math.max(0, c.endedAt - c.startedAt) / 1000);
+    });
+
+    const requests = new client.Counter({
+      name: "oncedb_kafka_requests_total",
+      help: "Kafka requests answered, by API",
+      labelNames: ["api"],
+      registers: [r],
+    });
+    const requestBytes = new client.Counter({
+      name: "oncedb_kafka_request_bytes_total",
+      help: "Bytes of Kafka request frames answered, by API",
+      labelNames: ["api"],
+      registers: [r],
+    });
+    const responseBytes = new client.Counter({
+      name: "oncedb_kafka_response_bytes_total",
+      help: "Bytes of Kafka responses written, by API",
+      labelNames: ["api"],
+      registers: [r],
+    });
+    const requestTime = new client.Histogram({
+      name: "oncedb_kafka_request_duration_seconds",
+      help: "From a Kafka request read to its response written, by API (Fetch includes its long poll)",
+      labelNames: ["api"],
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    this.listen("oncedb:kafka:request", (m) => {
+      const e = m as KafkaRequestEvent;
+      const api = API_TABLE.get(e.apiKey)?.name ?? "unknown";
+      requests.inc({ api });
+      requestBytes.inc({ api }, e.requestBytes);
+      responseBytes.inc({ api }, e.responseBytes);
+      requestTime.observe({ api }, Math.max(0, e.writtenAt - e.receivedAt) / 1000);
+    });
+
+    const gauge = (name: string, help: string, read: () => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(read());
+        },
+      });
+    const counter = (name: string, help: string, read: () => number) =>
+      new client.Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+
+    gauge(
+      "oncedb_topics",
+      "Kafka topics (tables' change topics and streams' topics included)",
+      () => engine.listTopics().length,
+    );
+    gauge("oncedb_partitions", "Partitions of all topics", () => {
+      let n = 0;
+      for (const t of engine.listTopics()) n += t.partitions.length;
+      return n;
+    });
+    gauge(
+      "oncedb_log_records",
+      "Records retained in all partitions (high watermark - log start offset)",
+      () => {
+        let n = 0;
+        for (const t of engine.listTopics())
+          for (const p of t.partitions) n += p.highWatermark - p.logStartOffset;
+        return n;
+      },
+    );
+    counter(
+      "oncedb_log_records_appended_total",
+      "Records ever appended to the partitions that exist (their high watermarks)",
+      () => {
+        let n = 0;
+        for (const t of engine.listTopics()) for (const p of t.partitions) n += p.highWatermark;
+        return n;
+      },
+    );
+    gauge("oncedb_tables", "Database tables", () => engine.tableDefinitions().length);
+    gauge("oncedb_streams", "JetStream streams", () => engine.streamDefinitions().length);
+    gauge(
+      "oncedb_consumer_groups_with_offsets",
+      "Consumer groups with committed offsets",
+      () => engine.groupsWithOffsets().length,
+    );
+    gauge(
+      "oncedb_overloaded",
+      "1 while the engine refuses writes for being behind (storage backlog), else 0",
+      () => (engine.overloaded ? 1 : 0),
+    );
+
+    gauge(
+      "oncedb_bus_subscriptions",
+      "Subscriptions on the message bus (NATS clients, $DB change feeds, JetStream)",
+      () => engine.bus.stats.subscriptions,
+    );
+    counter(
+      "oncedb_bus_published_total",
+      "Messages published on the message bus",
+      () => engine.bus.stats.published,
+    );
+    counter(
+      "oncedb_bus_delivered_total",
+      "Message deliveries to bus subscribers",
+      () => engine.bus.stats.delivered,
+    );
+
+    const reads = new client.Counter({
+      name: "oncedb_read_answers_total",
+      help: "Fetch reads answered by the read workers, by how the answer travelled (arena: shared memory; transferred: did not fit)",
+      labelNames: ["via"],
+      registers: [r],
+      collect() {
+        const s = engine.readStats();
+        this.reset();
+        this.inc({ via: "arena" }, s.arenaAnswers);
+        this.inc({ via: "transferred" }, s.transferredAnswers);
+      },
+    });
+    void reads;
+    gauge(
+      "oncedb_read_arena_unreleased_bytes",
+      "Bytes of read answers not yet written to their sockets",
+      () => engine.readStats().unreleasedArenaBytes,
+    );
+
+    const connections = new client.Gauge({
+      name: "oncedb_connections",
+      help: "Open client connections, by protocol",
+      labelNames: ["protocol"],
+      registers: [r],
+      collect() {
+        for (const [protocol, read] of [
+          ["kafka", sources.kafkaConnections],
+          ["nats", sources.natsConnections],
+          ["http", sources.httpConnections],
+        ] as const) {
+          if (read) this.set({ protocol }, read());
+        }
+      },
+    });
+    void connections;
+  }
+
+  /** The registry's content type (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric, in Prometheus's text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Stops listening to the channels; the registry keeps what it counted. */
+  close(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  private listen(channel: string, fn: (message: unknown) => void): void {
+    diagnostics.subscribe(channel, fn);
+    this.unsubscribe.push(() => diagnostics.unsubscribe(channel, fn));
+  }
+}
