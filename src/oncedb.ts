@@ -99,16 +99,16 @@ export class OnceDB {
     let nats: NatsServer | null = null;
     let http: HttpServer | null = null;
     let metricsServer: MetricsServer | null = null;
-    // Before any listener: counts start with the first request.
-    const metrics = opts.metrics
-      ? new Metrics(engine, {
-          kafkaConnections: () => kafka?.connectionCount ?? 0,
-          natsConnections: opts.nats ? () => nats?.connectionCount ?? 0 : undefined,
-          httpConnections: opts.http ? () => http?.connectionCount ?? 0 : undefined,
-        })
-      : null;
+    let metrics: Metrics | null = null;
     const addresses: BoundAddresses = { kafka: null, nats: null, http: null, metrics: null };
     try {
+      // Before any listener: counts start with the first request.
+      if (opts.metrics)
+        metrics = new Metrics(engine, {
+          kafkaConnections: opts.kafka === null ? undefined : () => kafka?.connectionCount ?? 0,
+          natsConnections: opts.nats ? () => nats?.connectionCount ?? 0 : undefined,
+          httpConnections: opts.http ? () => http?.connectionCount ?? 0 : undefined,
+        });
       const k = opts.kafka === undefined ? { host: "127.0.0.1", port: 9092 } : opts.kafka;
       if (k) {
         kafka = new KafkaServer({

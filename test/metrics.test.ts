@@ -104,7 +104,8 @@ describe("metrics listener", { timeout: 90_000 }, () => {
     assert.ok(delta("oncedb_commit_statements_total") >= delta("oncedb_commits_total"));
 
     // The log: seven records and the table's one change record; nothing else wrote.
-    assert.equal(delta("oncedb_log_records_appended_total"), SENDS + 1);
+    assert.equal(delta("oncedb_log_offsets_appended_total"), SENDS + 1);
+    assert.equal(delta("oncedb_log_offsets_retained"), SENDS + 1);
     const topics = await admin.listTopics();
     assert.equal(get(now, "oncedb_topics"), topics.length);
     const meta = await admin.fetchTopicMetadata({ topics });
@@ -129,10 +130,25 @@ describe("metrics listener", { timeout: 90_000 }, () => {
     assert.match(text, /^# HELP oncedb_commit_duration_seconds /m);
 
     await consumer.disconnect();
+    // Deleting a topic takes its records out of what is retained, never out of a counter.
+    await admin.deleteTopics({ topics: ["metered"] });
+    const gone = (await scrape(server.metricsUrl)).values;
+    assert.equal(
+      get(gone, "oncedb_log_offsets_appended_total"),
+      get(now, "oncedb_log_offsets_appended_total"),
+    );
+    assert.equal(get(now, "oncedb_log_offsets_retained") - get(gone, "oncedb_log_offsets_retained"), SENDS);
+    assert.equal(get(gone, "oncedb_partitions"), partitions - 3);
     await nc.close();
     await admin.disconnect();
-    const after = (await scrape(server.metricsUrl)).values;
-    assert.equal(get(after, 'oncedb_connections{protocol="nats"}'), 0, "closed NATS connection counted out");
+    // The server counts the NATS connection out once it has seen the close.
+    const deadline = Date.now() + 10_000;
+    let natsOpen = -1;
+    while (natsOpen !== 0 && Date.now() < deadline) {
+      natsOpen = get((await scrape(server.metricsUrl)).values, 'oncedb_connections{protocol="nats"}');
+      if (natsOpen !== 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(natsOpen, 0, "closed NATS connection counted out");
   });
 
   it("answers only GET /metrics, with JSON errors, and only to loopback host names", async () => {

@@ -260,6 +260,8 @@ export class Engine extends EventEmitter {
   private nextTopicId = 1;
   private nextPartitionId = 1;
   private partitionCount = 0;
+  /** High watermarks of the partitions of topics deleted since the engine opened (logTotals). */
+  private retiredHighWatermarks = 0;
   private closed = false;
   /** Tail of the topic-config changes in progress (alterTopicConfigs runs them one at a time). */
   private configChanges: Promise<void> = Promise.resolve();
@@ -924,6 +926,7 @@ export class Engine extends EventEmitter {
     this.topics.delete(name);
     this.topicsByUuid.delete(topic.uuid);
     this.partitionCount -= topic.partitions.length;
+    for (const p of topic.partitions) this.retiredHighWatermarks += p.highWatermark;
     // The stream's row goes with its topic (ON DELETE CASCADE).
     const wasStream = this.streamDefs.delete(name);
     const ops: WriteOp[] = [...extraOps, ["deleteTopic", [topic.id]], ["deleteTopicGroupOffsets", [name]]];
@@ -1102,6 +1105,22 @@ export class Engine extends EventEmitter {
   chargeProducer(clientId: string, bytes: number): number {
     if (!this.producerQuota || bytes <= 0) return 0;
     return this.producerQuota.charge(clientId, bytes, this.clock.nowMs());
+  }
+
+  /**
+   * The log in numbers: partitions, offsets retained (high watermark - log start; transaction
+   * markers included), and offsets appended: the high watermarks of the topics that exist and of
+   * those deleted since the engine opened (so it never goes down while the engine runs).
+   */
+  logTotals(): { partitions: number; retained: number; appended: number } {
+    let retained = 0;
+    let appended = this.retiredHighWatermarks;
+    for (const t of this.topics.values())
+      for (const p of t.partitions) {
+        retained += p.highWatermark - p.logStartOffset;
+        appended += p.highWatermark;
+      }
+    return { partitions: this.partitionCount, retained, appended };
   }
 
   /** How fetchMany answers travelled from the read workers (see log/read-pool.ts). */

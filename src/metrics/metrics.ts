@@ -24,13 +24,28 @@ export interface MetricSources {
 /** Latency buckets, seconds: from well under an fsync to a stuck request. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * prom-client's process metrics (CPU, memory, event-loop lag, GC), collected once per process
+ * into their own registry: collectDefaultMetrics starts observers it never stops, so one per
+ * OnceDB instance would pile up in a process that starts and stops several.
+ */
+let processRegistry: client.Registry | null = null;
+
+function processMetrics(): client.Registry {
+  if (!processRegistry) {
+    processRegistry = new client.Registry();
+    client.collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export class Metrics {
-  readonly registry = new client.Registry();
+  /** This instance's metrics and the process's. */
+  readonly registry: client.Registry;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(engine: Engine, sources: MetricSources = {}) {
-    const r = this.registry;
-    client.collectDefaultMetrics({ register: r });
+    const r = new client.Registry();
 
     const commits = new client.Counter({
       name: "oncedb_commits_total",
@@ -58,8 +73,8 @@ export class Metrics {
       const c = m as CommitEvent;
       commits.inc();
       statements.inc(c.ops);
-      commitWait.observe(Math.max(0, c.doneAt - c.submittedAt) / 1000);
-      commitSync.observe(Math.max(0, c.endedAt - c.startedAt) / 1000);
+      commitWait.observe(seconds(c.doneAt - c.submittedAt));
+      commitSync.observe(seconds(c.endedAt - c.startedAt));
     });
 
     const requests = new client.Counter({
@@ -93,7 +108,7 @@ export class Metrics {
       requests.inc({ api });
       requestBytes.inc({ api }, e.requestBytes);
       responseBytes.inc({ api }, e.responseBytes);
-      requestTime.observe({ api }, Math.max(0, e.writtenAt - e.receivedAt) / 1000);
+      requestTime.observe({ api }, seconds(e.writtenAt - e.receivedAt));
     });
 
     const gauge = (name: string, help: string, read: () => number) =>
@@ -121,29 +136,16 @@ export class Metrics {
       "Kafka topics (tables' change topics and streams' topics included)",
       () => engine.listTopics().length,
     );
-    gauge("oncedb_partitions", "Partitions of all topics", () => {
-      let n = 0;
-      for (const t of engine.listTopics()) n += t.partitions.length;
-      return n;
-    });
+    gauge("oncedb_partitions", "Partitions of all topics", () => engine.logTotals().partitions);
     gauge(
-      "oncedb_log_records",
-      "Records retained in all partitions (high watermark - log start offset)",
-      () => {
-        let n = 0;
-        for (const t of engine.listTopics())
-          for (const p of t.partitions) n += p.highWatermark - p.logStartOffset;
-        return n;
-      },
+      "oncedb_log_offsets_retained",
+      "Offsets retained in all partitions (high watermark - log start): records, transaction markers included",
+      () => engine.logTotals().retained,
     );
     counter(
-      "oncedb_log_records_appended_total",
-      "Records ever appended to the partitions that exist (their high watermarks)",
-      () => {
-        let n = 0;
-        for (const t of engine.listTopics()) for (const p of t.partitions) n += p.highWatermark;
-        return n;
-      },
+      "oncedb_log_offsets_appended_total",
+      "Offsets appended: high watermarks of the topics that exist and of those deleted since start",
+      () => engine.logTotals().appended,
     );
     gauge("oncedb_tables", "Database tables", () => engine.tableDefinitions().length);
     gauge("oncedb_streams", "JetStream streams", () => engine.streamDefinitions().length);
@@ -209,6 +211,8 @@ export class Metrics {
       },
     });
     void connections;
+    // Merged last: merge() takes the metrics registered so far.
+    this.registry = client.Registry.merge([processMetrics(), r]);
   }
 
   /** The registry's content type (Prometheus text format 0.0.4). */
@@ -227,7 +231,21 @@ export class Metrics {
   }
 
   private listen(channel: string, fn: (message: unknown) => void): void {
-    diagnostics.subscribe(channel, fn);
-    this.unsubscribe.push(() => diagnostics.unsubscribe(channel, fn));
+    // A subscriber that throws would be an uncaught exception in the publisher's turn: a
+    // metric must never take the server down.
+    const safe = (message: unknown) => {
+      try {
+        fn(message);
+      } catch {
+        // counted nothing for this event
+      }
+    };
+    diagnostics.subscribe(channel, safe);
+    this.unsubscribe.push(() => diagnostics.unsubscribe(channel, safe));
   }
+}
+
+/** Milliseconds to seconds, never negative (wall clocks of two threads). */
+function seconds(ms: number): number {
+  return Number.isFinite(ms) ? Math.max(0, ms) / 1000 : 0;
 }

@@ -12,6 +12,13 @@ import type { Metrics } from "./metrics.js";
 export const METRICS_CONNECTIONS_MAX = 64;
 /** A scraper that has not sent its request by then is cut off. */
 export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+/** ... or its headers by then. */
+export const METRICS_HEADERS_TIMEOUT_MS = 5_000;
+/**
+ * How often Node checks those timeouts (its default, 30 s, let 64 silent connections keep every
+ * scrape out for half a minute).
+ */
+const TIMEOUT_CHECK_MS = 1_000;
 
 export class MetricsServer {
   private readonly server: http.Server;
@@ -22,9 +29,16 @@ export class MetricsServer {
     private readonly port: number,
     private readonly logger?: Logger,
   ) {
-    this.server = http.createServer({ requestTimeout: METRICS_REQUEST_TIMEOUT_MS }, (req, res) => {
-      void this.handle(req, res);
-    });
+    this.server = http.createServer(
+      {
+        requestTimeout: METRICS_REQUEST_TIMEOUT_MS,
+        headersTimeout: METRICS_HEADERS_TIMEOUT_MS,
+        connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+      },
+      (req, res) => {
+        void this.handle(req, res);
+      },
+    );
     this.server.maxConnections = METRICS_CONNECTIONS_MAX;
   }
 
@@ -62,6 +76,8 @@ export class MetricsServer {
       this.server.once("error", reject);
       this.server.listen(this.port, this.host, () => {
         this.server.off("error", reject);
+        // Accept errors (EMFILE, say) are logged, not thrown: the listener keeps serving.
+        this.server.on("error", (err) => this.logger?.warn({ err: err.message }, "metrics listener error"));
         resolve();
       });
     });

@@ -302,6 +302,7 @@ export class KafkaConnection {
 
   private handleFrame(frame: Buffer): void {
     const receivedAt = kafkaRequestChannel.hasSubscribers ? wallNowMs() : 0;
+    const requestBytes = frame.length; // not the frame: the closures below must not keep it
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
     const correlationId = frame.readInt32BE(4);
@@ -385,7 +386,7 @@ export class KafkaConnection {
           this.fail("closing connection after an unencodable response");
           return;
         }
-        if (receivedAt > 0) this.reportWhenWritten(slot, apiKey, apiVersion, receivedAt, frame.length);
+        if (receivedAt > 0) this.reportWhenWritten(slot, apiKey, apiVersion, receivedAt, requestBytes);
       }
       this.flushSlots();
       this.updateFlow();
