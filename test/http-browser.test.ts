@@ -122,14 +122,17 @@ describe("a browser subscribed to a table", () => {
     await waitForEvents(5);
     await new Promise((r) => setTimeout(r, 300));
     const got = await events();
+    // Each event's id is <epoch>:<version>, one epoch (the table's) throughout, across the crash.
+    const epoch = String(got[0]?.lastEventId).split(":")[0];
+    assert.match(epoch, /^[0-9a-f-]{36}$/);
     assert.deepEqual(
       got.map((e) => [e.data.version, e.data.id, e.data.value?.n, e.lastEventId]),
       [
-        [0, "a", 1, "1:0"],
-        [1, "b", 1, "1:1"],
-        [2, "a", 2, "1:2"],
-        [3, "c", 1, "1:3"],
-        [4, "b", 2, "1:4"],
+        [0, "a", 1, `${epoch}:0`],
+        [1, "b", 1, `${epoch}:1`],
+        [2, "a", 2, `${epoch}:2`],
+        [3, "c", 1, `${epoch}:3`],
+        [4, "b", 2, `${epoch}:4`],
       ],
     );
     // The WebSocket on record a got its first change (it does not reconnect by itself).

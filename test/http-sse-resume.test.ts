@@ -107,19 +107,23 @@ describe("SSE resume with Last-Event-ID", () => {
     await put("b", { n: 1 });
     const first = new SseClient(`${server.httpUrl}/feed/`);
     assert.equal(await first.ready, 200);
-    // Snapshot (no ids), then one id-only frame marking its position: <table number>:<version>.
-    await first.waitFor((f) => f.some((x) => x.id === "1:1"), "the snapshot's position");
+    // Snapshot (no ids), then one id-only frame marking its position: <epoch>:<version>, the
+    // epoch being the table's change-topic uuid.
+    await first.waitFor((f) => f.some((x) => x.id?.endsWith(":1")), "the snapshot's position");
+    const epoch = first.frames.find((x) => x.id)!.id!.split(":")[0]!;
+    assert.match(epoch, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const at = (version: number) => `${epoch}:${version}`;
     assert.deepEqual(
       first.frames.map((f) => [f.id, f.data?.id]),
       [
         [undefined, "a"],
         [undefined, "b"],
-        ["1:1", undefined],
+        [at(1), undefined],
       ],
     );
     await put("a", { n: 2 });
     await first.waitFor((f) => f.some((x) => x.data?.version === 2), "the live change");
-    assert.equal(first.lastEventId, "1:2");
+    assert.equal(first.lastEventId, at(2));
     first.close();
 
     // Changes while disconnected, then a server crash and restart.
@@ -138,38 +142,38 @@ describe("SSE resume with Last-Event-ID", () => {
     assert.deepEqual(
       second.frames.map((f) => [f.id, f.data?.type, f.data?.id, f.data?.value?.n]),
       [
-        ["1:3", "put", "c", 1],
-        ["1:4", "delete", "b", undefined],
-        ["1:5", "put", "a", 3],
-        ["1:6", "put", "d", 1],
+        [at(3), "put", "c", 1],
+        [at(4), "delete", "b", undefined],
+        [at(5), "put", "a", 3],
+        [at(6), "put", "d", 1],
       ],
     );
     second.close();
 
     // A record subscription resumes the same way, filtered to its record.
-    const rec = new SseClient(`${server.httpUrl}/feed/a`, "1:2");
+    const rec = new SseClient(`${server.httpUrl}/feed/a`, at(2));
     await rec.waitFor((f) => f.length >= 1, "the record's backlog");
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(
       rec.frames.map((f) => [f.id, f.data?.value?.n]),
-      [["1:5", 3]],
+      [[at(5), 3]],
     );
     rec.close();
 
     // An id it cannot resume from (in the future) starts over with a snapshot.
-    const fresh = new SseClient(`${server.httpUrl}/feed/`, "1:999");
-    await fresh.waitFor((f) => f.some((x) => x.id === "1:6"), "a fresh snapshot");
+    const fresh = new SseClient(`${server.httpUrl}/feed/`, at(999));
+    await fresh.waitFor((f) => f.some((x) => x.id === at(6)), "a fresh snapshot");
     assert.equal(fresh.frames[0]?.event, "reset", "told to drop what it holds before the snapshot");
-    assert.match(String(fresh.frames[0]?.data?.reason), /cannot resume after 1:999/);
+    assert.match(String(fresh.frames[0]?.data?.reason), new RegExp(`cannot resume after ${at(999)}`));
     assert.deepEqual(
       fresh.frames.filter((f) => f.data && !f.event).map((f) => f.data!.id),
       ["a", "c", "d"],
     );
     fresh.close();
 
-    // An id from another table of the same name (dropped and created again) starts over too.
-    const other = new SseClient(`${server.httpUrl}/feed/`, "7:2");
-    await other.waitFor((f) => f.some((x) => x.id === "1:6"), "a snapshot for a foreign id");
+    // An id from another table (dropped and created again, or another data directory) starts over too.
+    const other = new SseClient(`${server.httpUrl}/feed/`, "00000000-0000-4000-8000-000000000000:2");
+    await other.waitFor((f) => f.some((x) => x.id === at(6)), "a snapshot for a foreign id");
     assert.equal(other.frames[0]?.event, "reset");
     assert.deepEqual(
       other.frames.filter((f) => f.data && !f.event).map((f) => f.data!.id),

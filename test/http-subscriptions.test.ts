@@ -282,7 +282,7 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
     });
   }
 
-  it("SSE answers with text/event-stream frames `data: <json>`; a live frame's id is <table number>:<version>", async () => {
+  it("SSE answers with text/event-stream frames `data: <json>`; a live frame's id is <epoch>:<version>", async () => {
     await write("PUT", "/subs/framed", { x: 1 });
     const v0 = await versionOf("/subs/framed");
     const s = await sse("/subs/framed");
@@ -299,8 +299,8 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
     await write("PUT", "/subs/framed", { x: 2 });
     await waitMsgs(s, 2, "the change");
     const v1 = await versionOf("/subs/framed");
-    // Ids are <table number>:<version>; the snapshot's closing id-only frame names the table's number.
-    const tableNumber = /id: (\d+):\d+\n\n/.exec(s.raw())?.[1];
+    // Ids are <epoch>:<version>; the snapshot's closing id-only frame names the table's epoch.
+    const tableNumber = /id: ([0-9a-f-]{36}):\d+\n\n/.exec(s.raw())?.[1];
     assert.ok(tableNumber, JSON.stringify(s.raw()));
     assert.ok(
       s
@@ -337,8 +337,8 @@ describe("HTTP change subscriptions", { timeout: 90_000 }, () => {
       () => "an event id",
     );
     const lastId = [...first.events].reverse().find((e) => e.id !== undefined)!.id!;
-    // The id is <table number>:<version>.
-    assert.match(lastId, /^\d+:\d+$/);
+    // The id is <epoch>:<version>.
+    assert.match(lastId, /^[0-9a-f-]{36}:\d+$/);
     const lastVersion = Number(lastId.split(":")[1]);
     assert.equal(lastVersion, first.msgs[2]!.version);
     first.close();

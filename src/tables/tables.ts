@@ -155,8 +155,11 @@ export interface Subscription {
   readonly resumed: boolean;
   /** Changes below this version are in the snapshot or the backlog; live events start here. */
   readonly highWatermark: number;
-  /** The table's number: a recreated table of the same name has another. */
-  readonly tableNumber: number;
+  /**
+   * Which table this is, across drops and databases: its change topic's uuid. A table created
+   * again under the same name, or one in another data directory, has another.
+   */
+  readonly epoch: string;
   close(): void;
 }
 
@@ -779,10 +782,11 @@ export class Tables {
       /** Resume after this version (from the change topic) instead of starting from a snapshot. */
       afterVersion?: number;
       /**
-       * The table number `afterVersion` was seen under (Subscription.tableNumber): a version of a
-       * dropped table of the same name means nothing here, so that subscription starts over.
+       * The epoch `afterVersion` was seen under (Subscription.epoch): a version of a dropped
+       * table of the same name, or of another database, means nothing here, so that
+       * subscription starts over.
        */
-      tableNumber?: number;
+      epoch?: string;
       /** Called when the subscription ends from this side (its table was dropped). */
       onEnd?: (reason: string) => void;
     } = {},
@@ -795,8 +799,9 @@ export class Tables {
     const hw = p.highWatermark;
     const key = id === undefined ? undefined : this.keyFor(st, id);
     const snapshot: { id: string; value: string; version: number }[] = [];
-    const resumable =
-      opts.afterVersion !== undefined && (opts.tableNumber === undefined || opts.tableNumber === st.def.tbl);
+    const epoch = this.engine.topic(st.def.topic)?.uuid;
+    assert(epoch, `table ${table} has no change topic`);
+    const resumable = opts.afterVersion !== undefined && (opts.epoch === undefined || opts.epoch === epoch);
     const backlog = resumable ? this.changesSince(st, key, opts.afterVersion! + 1, hw) : undefined;
     let listeners: Set<Sub>;
     let mapKey: string;
@@ -862,7 +867,7 @@ export class Tables {
       backlog: backlog ?? [],
       resumed: backlog !== undefined,
       highWatermark: hw,
-      tableNumber: st.def.tbl,
+      epoch,
       close,
     };
   }

@@ -7,9 +7,10 @@
  * commit order (tables.ts, invariant 2). `version` is the offset of the change record in the
  * table's Kafka topic, so it orders a subscriber's messages and names the change in the log.
  *
- * SSE frames are `id: <table number>:<version>\ndata: <json>\n\n`; after the snapshot an `id:` frame
- * without data marks the position it stands for. (The table number tells a recreated table of the
- * same name from the one the client saw.) A client that reconnects with `Last-Event-ID` (EventSource does
+ * SSE frames are `id: <epoch>:<version>\ndata: <json>\n\n`; after the snapshot an `id:` frame
+ * without data marks the position it stands for. (The epoch, the table's change-topic uuid, tells
+ * a recreated table of the same name, or a table of another data directory, from the one the
+ * client saw.) A client that reconnects with `Last-Event-ID` (EventSource does
  * it by itself) gets every change after that version from the table's change topic and then live
  * ones: no change lost or repeated across reconnects. When those changes are no longer in the
  * topic (retention), or the id is not this table's, it gets an `event: reset` frame and starts over
@@ -266,13 +267,13 @@ export class SubscriptionHub {
       this.logger?.warn({ table, id }, "SSE subscriber too slow; disconnecting");
       res.destroy();
     });
-    const last = /^(\d{1,15}):(\d{1,15})$/.exec(String(req.headers["last-event-id"] ?? "").trim());
+    const last = /^([0-9a-f-]{36}):(\d{1,15})$/.exec(String(req.headers["last-event-id"] ?? "").trim());
     let sub: Subscription | undefined = this.tables.subscribe(
       table,
       id,
-      (ev) => feed.live(`id: ${tableNumber}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
+      (ev) => feed.live(`id: ${epoch}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`),
       {
-        tableNumber: last ? Number(last[1]) : undefined,
+        epoch: last ? last[1] : undefined,
         afterVersion: last ? Number(last[2]) : undefined,
         onEnd: (reason) => {
           feed.stop();
@@ -281,7 +282,7 @@ export class SubscriptionHub {
         },
       },
     );
-    const tableNumber = sub.tableNumber;
+    const epoch = sub.epoch;
     reply.hijack();
     res.writeHead(200, {
       // Headers hooks set on the reply (CORS) would be lost with the hijack: carry them over.
@@ -310,7 +311,7 @@ export class SubscriptionHub {
     const initial: string[] = [];
     if (sub.resumed) {
       for (const ev of sub.backlog)
-        initial.push(`id: ${tableNumber}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
+        initial.push(`id: ${epoch}:${ev.version}\ndata: ${changeMessage(ev)}\n\n`);
     } else {
       const now = Date.now();
       // Asked to resume but cannot (the changes are gone, or the id is not this table's): say
@@ -322,7 +323,7 @@ export class SubscriptionHub {
       for (const r of sub.snapshot)
         initial.push(`data: ${message(r.id, r.value, r.version, "put", now)}\n\n`);
       // No event, only the position: EventSource's Last-Event-ID becomes the snapshot's.
-      if (sub.highWatermark > 0) initial.push(`id: ${tableNumber}:${sub.highWatermark - 1}\n\n`);
+      if (sub.highWatermark > 0) initial.push(`id: ${epoch}:${sub.highWatermark - 1}\n\n`);
     }
     void feed.start(initial);
   }
