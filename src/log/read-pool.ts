@@ -61,11 +61,7 @@ export interface ReadStats {
   readonly unreleasedArenaBytes: number;
 }
 
-interface Counters {
-  arenaAnswers: number;
-  transferredAnswers: number;
-  unreleasedArenaBytes: number;
-}
+type Counters = { -readonly [K in keyof ReadStats]: ReadStats[K] };
 
 interface Pending {
   readonly items: number;
