@@ -54,3 +54,47 @@ export class CpuMeter {
     return dt > 0 ? dc / dt : Number.NaN;
   }
 }
+
+/**
+ * The machine's CPU time stolen by the hypervisor (the `steal` column of /proc/stat), sampled
+ * every 100 ms so any wall-clock window can be asked for afterwards. On a VM this tells a
+ * phase slowed by the host (other guests) from one slowed by what the phase itself did; it
+ * reads 0 on bare metal, NaN where /proc/stat is missing.
+ */
+export class StealSampler {
+  private readonly samples: { at: number; steal: number; total: number }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  start(): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 100);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Stolen share of all CPU time between two wall-clock times (ms since epoch), 0..1. */
+  fraction(startWall: number, endWall: number): number {
+    const inside = this.samples.filter((s) => s.at >= startWall && s.at <= endWall);
+    if (inside.length < 2) return Number.NaN;
+    const a = inside[0]!;
+    const b = inside[inside.length - 1]!;
+    return b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : Number.NaN;
+  }
+
+  private sample(): void {
+    try {
+      const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+      const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+      // user nice system idle iowait irq softirq steal
+      const total = ticks.reduce((n, x) => n + x, 0);
+      this.samples.push({ at: performance.timeOrigin + performance.now(), steal: ticks[7] ?? 0, total });
+      if (this.samples.length > 100_000) this.samples.splice(0, 50_000);
+    } catch {
+      // not Linux: fraction() answers NaN
+    }
+  }
+}

@@ -18,6 +18,7 @@ import { removeDir, tempDir } from "../harness/dirs.js";
 import { ELD_WINDOW_MS, type EldWindow, readEld } from "../harness/eld-probe.js";
 import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
 import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
+import { StealSampler } from "../harness/proc-stat.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
 import { waitQuiet } from "../harness/settle.js";
 import { type CommitSpan, type ProduceSpan, readSpans } from "../harness/span-probe.js";
@@ -106,6 +107,8 @@ interface PhaseRun {
   /** Acks of the requests sent while the operation itself ran (start to end of the delete, or the fetch loop). */
   ackDuringOp: Percentiles;
   serverCpu: number;
+  /** The machine's CPU time stolen by the hypervisor during the phase, 0..1 (harness/proc-stat.ts). */
+  steal: number;
   /** How long the disturbing operation itself took (delete done, fetch loop), ms. */
   opMs: number;
 }
@@ -150,7 +153,7 @@ export const responsivenessScenario: Scenario = {
       "A phase's window runs from its start to the later of its minimum length and the end of the operation; ack latencies are cut by send time ('while it ran': only the requests sent between the start and the end of the operation itself). ratio = phase p99 / baseline p99 of the same round; limit = fdatasync p99 (4 KiB append) of the same round.",
       `Target (issue 2: no stall of more than a few ms): a phase's max ack latency at most ${STALL_TARGET_MS} ms above the baseline's max in the same round.`,
       "In server (from OnceDB's diagnostics channels, preloaded probe bench/harness/span-probe.ts): ack held = a Produce frame read to its answer ready, p99 / max over the phase's requests; its commit path, p99 of each step over the phase's commits: queued (first submit to hand-over to the writer thread), to writer (hand-over to the transaction beginning), commit (SQLite transaction with its fsync), back (to the main thread hearing of it). The probe's latency also holds the time before the server read the request and after it wrote the answer.",
-      "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it; server GC: the time OnceDB's main thread spent paused by its garbage collector, per second of the phase, and its longest pause (the server's own work: unlike a delay it does not grow when the machine is busy). The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's.",
+      "Loop stalls: the worst event-loop delay per 100 ms window (p99 and max of those windows in the phase), in OnceDB's main thread and in an idle Node process beside it; server GC: the time OnceDB's main thread spent paused by its garbage collector, per second of the phase, and its longest pause (the server's own work: unlike a delay it does not grow when the machine is busy). The server's column shows whether its main thread was blocked; the idle process's shows how late anything on this machine ran while the phase loaded the CPUs (client, server and kernel share 2 cores here). An ack delay the idle process shares is the machine's, not the server's. Machine steal: the share of all CPU time the hypervisor gave to other guests during the phase (/proc/stat), 0 on bare metal; a phase with high steal measured the host as much as OnceDB.",
     ];
     const dataDir = tempDir(opts.dataRoot, "responsiveness");
     const eldDir = tempDir(opts.dataRoot, "responsiveness-eld");
@@ -271,6 +274,7 @@ export const responsivenessScenario: Scenario = {
               .join(" / "),
             samples: fmtNum(summarize(list.map((x) => x.ack.count)).median),
             "server CPU": summarize(list.map((x) => x.serverCpu)).median.toFixed(2),
+            "machine steal": stealText(list.map((x) => x.steal)),
             "during the phase": what[ph.id](rounds[rounds.length - 1], list[list.length - 1]),
           },
         });
@@ -414,8 +418,10 @@ async function oneRound(
     maxSamples: 1_000_000,
   };
   const probe = new LoadProcess("ack-probe", probeCfg);
-  const windows: Omit<PhaseRun, "ack" | "ackDuringOp" | "stall" | "server">[] = [];
+  const windows: Omit<PhaseRun, "ack" | "ackDuringOp" | "stall" | "server" | "steal">[] = [];
   let probeStartWall = 0;
+  const stealSampler = new StealSampler();
+  stealSampler.start();
   try {
     await probe.waitFor("ready", 20_000);
     probeStartWall = wallNow();
@@ -553,6 +559,7 @@ async function oneRound(
         ackDuringOp: percentiles(during),
         stall,
         server: serverSpans(spans, w),
+        steal: stealSampler.fraction(w.startWall, w.endWall),
       };
     });
     const series: Record<string, [number, number][]> = {};
@@ -583,8 +590,15 @@ async function oneRound(
       quiet: quiet.quiet,
     };
   } finally {
+    stealSampler.stop();
     await probe.stop();
   }
+}
+
+/** Median hypervisor steal over the rounds, as a percentage ("" where /proc/stat is missing). */
+function stealText(values: number[]): string {
+  const known = values.filter((v) => Number.isFinite(v));
+  return known.length === 0 ? "" : `${(summarize(known).median * 100).toFixed(1)}%`;
 }
 
 function serverSpans(
