@@ -113,6 +113,14 @@ describe("metrics listener", { timeout: 90_000 }, () => {
     assert.equal(get(now, "oncedb_partitions"), partitions);
     assert.equal(get(now, "oncedb_tables"), 1);
 
+    // HTTP: the PUT, by its route's pattern (not its path: the series stay few).
+    assert.equal(delta('oncedb_http_requests_total{method="PUT",route="/:table/*",status="204"}'), 1);
+    assert.equal(delta('oncedb_http_request_duration_seconds_count{method="PUT",route="/:table/*"}'), 1);
+    assert.ok(
+      get(now, 'oncedb_http_requests_total{method="POST",route="/",status="200"}') >= 1,
+      "the create_table operation",
+    );
+
     // The bus: five NATS messages delivered to the subscriber (the row's $DB change is not
     // published: nobody listens to $DB.>).
     assert.equal(delta("oncedb_bus_published_total"), 5);

@@ -12,7 +12,7 @@ import diagnostics from "node:diagnostics_channel";
 import client from "prom-client";
 import type { Engine } from "../engine/engine.js";
 import { API_TABLE } from "../protocol/kafka/api-table.js";
-import type { CommitEvent, KafkaRequestEvent } from "../util/diagnostics.js";
+import type { CommitEvent, HttpRequestEvent, KafkaRequestEvent } from "../util/diagnostics.js";
 
 /** Gauges the engine cannot answer: the listeners' connection counts (absent = not listening). */
 export interface MetricSources {
@@ -109,6 +109,25 @@ export class Metrics {
       requestBytes.inc({ api }, e.requestBytes);
       responseBytes.inc({ api }, e.responseBytes);
       requestTime.observe({ api }, seconds(e.writtenAt - e.receivedAt));
+    });
+
+    const httpRequests = new client.Counter({
+      name: "oncedb_http_requests_total",
+      help: "HTTP requests answered (REST, Operations API), by method, route pattern and status; subscriptions that keep the connection are not counted",
+      labelNames: ["method", "route", "status"],
+      registers: [r],
+    });
+    const httpTime = new client.Histogram({
+      name: "oncedb_http_request_duration_seconds",
+      help: "From an HTTP request received to its response sent, by method and route pattern",
+      labelNames: ["method", "route"],
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    this.listen("oncedb:http:request", (m) => {
+      const e = m as HttpRequestEvent;
+      httpRequests.inc({ method: e.method, route: e.route, status: String(e.status) });
+      httpTime.observe({ method: e.method, route: e.route }, seconds(e.answeredAt - e.receivedAt));
     });
 
     const gauge = (name: string, help: string, read: () => number) =>

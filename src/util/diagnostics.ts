@@ -47,5 +47,17 @@ export interface KafkaRequestEvent {
   readonly responseBytes: number;
 }
 
+/** One HTTP request answered (REST, Operations API, a subscription's start). Published on the main thread. */
+export interface HttpRequestEvent {
+  readonly method: string;
+  /** The route's pattern (e.g. "/:table/*"), or "unmatched": a fixed set of values. */
+  readonly route: string;
+  readonly status: number;
+  /** Wall-clock ms: the request arrived, the response was sent. */
+  readonly receivedAt: number;
+  readonly answeredAt: number;
+}
+
 export const commitChannel = diagnostics.channel("oncedb:storage:commit");
+export const httpRequestChannel = diagnostics.channel("oncedb:http:request");
 export const kafkaRequestChannel = diagnostics.channel("oncedb:kafka:request");

@@ -23,6 +23,7 @@ import type { Engine } from "../../engine/engine.js";
 import { EngineError } from "../../engine/errors.js";
 import { TableError, type TableErrorCode } from "../../tables/errors.js";
 import { TableLimits } from "../../tables/tables.js";
+import { type HttpRequestEvent, httpRequestChannel, wallNowMs } from "../../util/diagnostics.js";
 import { servesHost } from "../../util/loopback.js";
 import { registerOperations } from "./operations.js";
 import { registerRest } from "./rest.js";
@@ -162,6 +163,18 @@ export class HttpServer {
     this.app.setNotFoundHandler((req, reply) =>
       reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }),
     );
+    // Reported only while someone listens (the metrics listener): one check per request otherwise.
+    this.app.addHook("onResponse", async (req, reply) => {
+      if (!httpRequestChannel.hasSubscribers) return;
+      const answeredAt = wallNowMs();
+      httpRequestChannel.publish({
+        method: req.method,
+        route: req.routeOptions.url ?? "unmatched",
+        status: reply.statusCode,
+        receivedAt: answeredAt - reply.elapsedTime,
+        answeredAt,
+      } satisfies HttpRequestEvent);
+    });
     this.app.addHook("onRequest", async (req, reply) => {
       if (!this.accepting) {
         reply.header("connection", "close");
