@@ -59,10 +59,11 @@ const arena = new ReadArena(arenaBytes.length);
 
 /**
  * An answer too big for the arena's free space goes to the main thread in the Buffers
- * better-sqlite3 made for it: their ArrayBuffers are transferred, not copied. A Buffer that does not own its whole ArrayBuffer
- * (none today: better-sqlite3 makes each with node::Buffer::Copy; Node's pool only serves
- * small Buffers made from JS), or one already in this answer, is copied instead: transferring a
- * shared pool would take memory others use, and an ArrayBuffer listed twice fails the transfer.
+ * better-sqlite3 made for it: their ArrayBuffers are transferred, not copied. A Buffer that
+ * does not own its whole ArrayBuffer (none today: better-sqlite3 makes each with
+ * node::Buffer::Copy; Node's pool only serves small Buffers made from JS), or one already in
+ * this answer, is copied instead: transferring a shared pool would take memory others use, and
+ * an ArrayBuffer listed twice fails the transfer.
  */
 function transferable(data: Buffer, taken: Set<ArrayBufferLike>): ArrayBuffer {
   if (

@@ -8,11 +8,18 @@
  * check). Counts per partition or per client would make the series unbounded (10,000
  * partitions here are normal): every label below has a fixed, small set of values.
  */
-import diagnostics from "node:diagnostics_channel";
+import type { Channel } from "node:diagnostics_channel";
 import client from "prom-client";
 import type { Engine } from "../engine/engine.js";
 import { API_TABLE } from "../protocol/kafka/api-table.js";
-import type { CommitEvent, HttpRequestEvent, KafkaRequestEvent } from "../util/diagnostics.js";
+import {
+  type CommitEvent,
+  commitChannel,
+  type HttpRequestEvent,
+  httpRequestChannel,
+  type KafkaRequestEvent,
+  kafkaRequestChannel,
+} from "../util/diagnostics.js";
 
 /** Gauges the engine cannot answer: the listeners' connection counts (absent = not listening). */
 export interface MetricSources {
@@ -69,7 +76,7 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [r],
     });
-    this.listen("oncedb:storage:commit", (m) => {
+    this.listen(commitChannel, (m) => {
       const c = m as CommitEvent;
       commits.inc();
       statements.inc(c.ops);
@@ -102,7 +109,7 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [r],
     });
-    this.listen("oncedb:kafka:request", (m) => {
+    this.listen(kafkaRequestChannel, (m) => {
       const e = m as KafkaRequestEvent;
       const api = API_TABLE.get(e.apiKey)?.name ?? "unknown";
       requests.inc({ api });
@@ -124,7 +131,7 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [r],
     });
-    this.listen("oncedb:http:request", (m) => {
+    this.listen(httpRequestChannel, (m) => {
       const e = m as HttpRequestEvent;
       httpRequests.inc({ method: e.method, route: e.route, status: String(e.status) });
       httpTime.observe({ method: e.method, route: e.route }, seconds(e.answeredAt - e.receivedAt));
@@ -195,7 +202,7 @@ export class Metrics {
       () => engine.bus.stats.delivered,
     );
 
-    const reads = new client.Counter({
+    new client.Counter({
       name: "oncedb_read_answers_total",
       help: "Fetch reads answered by the read workers, by how the answer travelled (arena: shared memory; transferred: did not fit)",
       labelNames: ["via"],
@@ -207,14 +214,13 @@ export class Metrics {
         this.inc({ via: "transferred" }, s.transferredAnswers);
       },
     });
-    void reads;
     gauge(
       "oncedb_read_arena_unreleased_bytes",
       "Bytes of read answers not yet written to their sockets",
       () => engine.readStats().unreleasedArenaBytes,
     );
 
-    const connections = new client.Gauge({
+    new client.Gauge({
       name: "oncedb_connections",
       help: "Open client connections, by protocol",
       labelNames: ["protocol"],
@@ -229,7 +235,6 @@ export class Metrics {
         }
       },
     });
-    void connections;
     // Merged last: merge() takes the metrics registered so far.
     this.registry = client.Registry.merge([processMetrics(), r]);
   }
@@ -249,7 +254,7 @@ export class Metrics {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  private listen(channel: string, fn: (message: unknown) => void): void {
+  private listen(channel: Channel, fn: (message: unknown) => void): void {
     // A subscriber that throws would be an uncaught exception in the publisher's turn: a
     // metric must never take the server down.
     const safe = (message: unknown) => {
@@ -259,8 +264,8 @@ export class Metrics {
         // counted nothing for this event
       }
     };
-    diagnostics.subscribe(channel, safe);
-    this.unsubscribe.push(() => diagnostics.unsubscribe(channel, safe));
+    channel.subscribe(safe);
+    this.unsubscribe.push(() => channel.unsubscribe(safe));
   }
 }
 
