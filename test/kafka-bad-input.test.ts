@@ -17,6 +17,7 @@ import {
   type ProduceRequest,
 } from "../src/protocol/kafka/generated/messages.js";
 import { fetchBody } from "./helpers/fetch-request.js";
+import { produceBody } from "./helpers/produce-request.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
@@ -30,15 +31,6 @@ async function assertAlive(): Promise<void> {
   } finally {
     c.close();
   }
-}
-
-function produceBody(topic: string, partition: number, records: Buffer | null, acks = -1): ProduceRequest {
-  return {
-    transactionalId: null,
-    acks,
-    timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
-  };
 }
 
 async function produce(c: RawKafka, body: ProduceRequest, version = 7) {

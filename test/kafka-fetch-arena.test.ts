@@ -1,5 +1,5 @@
 /**
- * Fetch answers travel from the read workers through a shared arena (src/log/read-arena.ts)
+ * Fetch answers travel from the read workers through a shared arena (src/util/region-allocator.ts)
  * whose regions are reused as soon as the socket is done with them. Here an embedded OnceDB
  * serves consumers that hang up in the middle of multi-MiB answers, before them, and after
  * reading part of them; each of those answers' regions must come back (or later answers would

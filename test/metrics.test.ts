@@ -97,6 +97,10 @@ describe("metrics listener", { timeout: 90_000 }, () => {
     assert.equal(delta('oncedb_kafka_request_duration_seconds_count{api="Produce"}'), SENDS);
     assert.ok(delta('oncedb_read_answers_total{via="arena"}') > 0, "fetches read through the arena");
     assert.equal(get(now, "oncedb_read_arena_unreleased_bytes"), 0);
+    // Every produced batch reached the writer through the staging arena, which is empty again.
+    assert.ok(delta('oncedb_staging_regions_total{result="staged"}') >= SENDS, "batches staged");
+    assert.equal(delta('oncedb_staging_regions_total{result="refused"}'), 0);
+    assert.equal(get(now, "oncedb_staging_live_bytes"), 0);
 
     // Storage: every acks=-1 send waited for its own commit; the table write had one too.
     assert.ok(delta("oncedb_commits_total") >= SENDS + 1, `commits: ${delta("oncedb_commits_total")}`);

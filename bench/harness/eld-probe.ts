@@ -11,6 +11,7 @@
  * are busy?). Telling those apart is the point: the first is the server's fault, the second is
  * the machine's.
  */
+import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { isMainThread } from "node:worker_threads";
 import { lineFile } from "./line-file.js";
@@ -50,6 +51,34 @@ export interface EldWindow {
   /** Time paused by the garbage collector, ms: all pauses, and the longest. */
   readonly gcTotal: number;
   readonly gcMax: number;
+}
+
+/** The node option that preloads this probe into a process (for NODE_OPTIONS). */
+export function eldImport(): string {
+  return `--import ${import.meta.url}`;
+}
+
+/** What the probe wrote to `file` so far (nothing if it has not written yet). */
+export function readEldFile(file: string): EldWindow[] {
+  try {
+    return readEld(readFileSync(file, "utf8"));
+  } catch {
+    return [];
+  }
+}
+
+/** The windows that ended in [startWall, endWall). */
+export function eldWithin(xs: readonly EldWindow[], w: { startWall: number; endWall: number }): EldWindow[] {
+  return xs.filter(({ at }) => at >= w.startWall && at < w.endWall);
+}
+
+/** Garbage-collector pauses over some windows: ms per second of them, and the longest. */
+export function gcPauses(windows: readonly EldWindow[]): { msPerSec: number; maxMs: number } {
+  return {
+    msPerSec:
+      windows.reduce((n, x) => n + x.gcTotal, 0) / Math.max(1e-9, (windows.length * ELD_WINDOW_MS) / 1000),
+    maxMs: windows.reduce((n, x) => Math.max(n, x.gcMax), 0),
+  };
 }
 
 /** Reads what the probe wrote, one entry per window. */

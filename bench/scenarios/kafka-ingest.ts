@@ -3,7 +3,11 @@
  * producers of two real Node clients (kafkajs, @platformatic/kafka). Each round measures the fsync'd append limit first, then every variant, so the ratio to
  * the limit is computed pair by pair within a round.
  */
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { removeDir, tempDir } from "../harness/dirs.js";
+import { ELD_WINDOW_MS, eldImport, eldWithin, gcPauses, readEldFile } from "../harness/eld-probe.js";
 import { fmtNum } from "../harness/format.js";
 import {
   clientProducerConfig,
@@ -94,6 +98,11 @@ function timing(quick: boolean) {
 }
 
 interface VariantRun {
+  /** Wall-clock window of the measurement (after warm-up), for the server's GC figures. */
+  startWall: number;
+  endWall: number;
+  /** The server main thread's garbage-collector pauses in that window. */
+  gc?: { msPerSec: number; maxMs: number };
   recordsPerSec: number;
   mbPerSec: number;
   serverCpu: number;
@@ -122,11 +131,18 @@ export const kafkaIngestScenario: Scenario = {
     const notes: string[] = [
       "Records are 100-byte values with null keys, ~1,000 per RecordBatch, acks=-1 (OnceDB fsyncs before it acks).",
       "MB/s counts record values only (100 bytes each); the limit is sequential write+fdatasync of 1 MiB blocks measured in the same round.",
+      "server GC ms/s / longest: how long OnceDB's garbage collector paused its main thread per second of the measurement, and the longest pause (preloaded probe bench/harness/eld-probe.ts).",
       `Peer: Kafka has no JVM here; its figure is published (LinkedIn 2014, ${fmtNum(KAFKA_PUBLISHED_RECORDS_PER_SEC)} records/s, one producer, no fsync, no replication), not measured.`,
     ];
     const dataDir = tempDir(opts.dataRoot, "kafka-ingest");
     progress.step("kafka-ingest: starting OnceDB", 2000);
-    const server = await OnceServer.start({ cli: opts.oncedbCli, dataDir });
+    const eldFile = path.join(dataDir, "..", `${path.basename(dataDir)}.eld`);
+    const server = await OnceServer.start({
+      cli: opts.oncedbCli,
+      dataDir,
+      // Reports the main thread's GC pauses (bench/harness/eld-probe.ts).
+      env: { NODE_OPTIONS: eldImport(), ONCEDB_BENCH_ELD_FILE: eldFile },
+    });
     notes.push(`OnceDB ready in ${Math.round(server.startupMs)} ms.`);
     const appendMB: number[] = [];
     const runs = new Map<string, (VariantRun | undefined)[]>(VARIANTS.map((v) => [v.id, []]));
@@ -160,7 +176,11 @@ export const kafkaIngestScenario: Scenario = {
         }
       }
       notes.push(...(await verifyStored(server, runs)));
+      await sleep(ELD_WINDOW_MS * 12); // the probe appends its windows once a second
+      const eld = readEldFile(eldFile);
+      for (const list of runs.values()) for (const x of list) if (x) x.gc = gcPauses(eldWithin(eld, x));
     } finally {
+      rmSync(eldFile, { force: true });
       const rss = server.rssBytes() / 2 ** 20;
       const stop = await server.stop();
       notes.push(`Server RSS at the end: ${fmtNum(rss)} MiB; shutdown took ${Math.round(stop.ms)} ms.`);
@@ -193,6 +213,7 @@ export const kafkaIngestScenario: Scenario = {
         "server CPU": summarize(ok.map((x) => x.serverCpu)).median.toFixed(2),
         "client CPU": summarize(ok.map((x) => x.clientCpu)).median.toFixed(2),
         "req p50 / p99 ms": `${fmtNum(medianPercentiles(ok.map((x) => x.latency)).p50)} / ${fmtNum(medianPercentiles(ok.map((x) => x.latency)).p99)}`,
+        "server GC ms/s / longest": `${fmtNum(summarize(ok.map((x) => x.gc?.msPerSec ?? Number.NaN)).median)} / ${fmtNum(summarize(ok.map((x) => x.gc?.maxMs ?? Number.NaN)).median)}`,
       };
       rows.push({
         metric: `${v.label}: records/s`,
@@ -237,6 +258,16 @@ async function runVariant(
   v: Variant,
   t: { warmupMs: number; durationMs: number },
 ): Promise<VariantRun> {
+  const startWall = Date.now() + t.warmupMs;
+  const run = await runVariantLoad(server, v, t);
+  return { ...run, startWall, endWall: Date.now() };
+}
+
+async function runVariantLoad(
+  server: OnceServer,
+  v: Variant,
+  t: { warmupMs: number; durationMs: number },
+): Promise<Omit<VariantRun, "startWall" | "endWall">> {
   if (v.kind === "preencoded") {
     const m = await runPreencoded(
       server,

@@ -15,7 +15,7 @@ import Database from "better-sqlite3";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { LoadProcess } from "../harness/child.js";
 import { removeDir, tempDir } from "../harness/dirs.js";
-import { ELD_WINDOW_MS, type EldWindow, readEld } from "../harness/eld-probe.js";
+import { type EldWindow, eldImport, eldWithin, gcPauses, readEldFile } from "../harness/eld-probe.js";
 import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
 import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
 import { StealSampler } from "../harness/proc-stat.js";
@@ -530,12 +530,10 @@ async function oneRound(
     const res = await probe.result<AckProbeResult>(30_000);
     const { sendWallMs, latencyMs, ...probeRest } = res;
     await sleep(1200); // the loop-stall and span files are appended once a second
-    const stalls = { server: readEld(readText(eld.server)), control: readEld(readText(eld.control)) };
+    const stalls = { server: readEldFile(eld.server), control: readEldFile(eld.control) };
     const spans = readSpans(readText(eld.spans));
-    const within = (xs: EldWindow[], w: { startWall: number; endWall: number }) =>
-      xs.filter(({ at }) => at >= w.startWall && at < w.endWall);
     const inWindow = (xs: EldWindow[], w: { startWall: number; endWall: number }) =>
-      percentiles(within(xs, w).map((x) => x.delay));
+      percentiles(eldWithin(xs, w).map((x) => x.delay));
     const phases: PhaseRun[] = windows.map((w) => {
       const xs: number[] = [];
       const during: number[] = [];
@@ -545,13 +543,12 @@ async function oneRound(
         if (at >= w.startWall && at < w.endWall) xs.push(latencyMs[i]);
         if (at >= w.startWall && at < opEnd) during.push(latencyMs[i]);
       }
-      const gc = within(stalls.server, w);
+      const gc = gcPauses(eldWithin(stalls.server, w));
       const stall: LoopStall = {
         server: inWindow(stalls.server, w),
         control: inWindow(stalls.control, w),
-        serverGcMsPerSec:
-          gc.reduce((n, x) => n + x.gcTotal, 0) / Math.max(1e-9, (gc.length * ELD_WINDOW_MS) / 1000),
-        serverGcMax: gc.reduce((n, x) => Math.max(n, x.gcMax), 0),
+        serverGcMsPerSec: gc.msPerSec,
+        serverGcMax: gc.maxMs,
       };
       return {
         ...w,
@@ -623,12 +620,6 @@ const SPAN_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..",
 
 function spanImport(): string {
   return `--import ${pathToFileURL(SPAN_PROBE).href}`;
-}
-
-const ELD_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "harness", "eld-probe.js");
-
-function eldImport(): string {
-  return `--import ${pathToFileURL(ELD_PROBE).href}`;
 }
 
 function readText(file: string): string {

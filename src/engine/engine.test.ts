@@ -235,6 +235,67 @@ describe("engine log", () => {
     }
   });
 
+  it("writes batches through the staging arena: in place from a staged request, copied otherwise", async () => {
+    // 3 KiB of arena: room for one 2 KiB request region, or for the copy of one batch of it.
+    const e = await Engine.open({ dataDir: tmpDir(), stagingArenaBytes: 3 * 1024 });
+    try {
+      await e.createTopic("t", 1);
+      const big = (tag: string) => batchOf([tag.repeat(1500)]);
+      // An adapter assembled the request in a staging region: written from there, no copy.
+      const b1 = big("a");
+      const frame = e.stagingRegion(b1.length + 16)!;
+      assert.ok(frame, "room for the request");
+      b1.copy(frame.buf, 16);
+      const inPlace = e.append("t", 0, frame.buf.subarray(16));
+      frame.unref(); // the adapter is done with it; the commit still holds the region
+      assert.equal(e.stagingStats().liveBytes, b1.length + 16);
+      assert.equal((await inPlace).baseOffset, 0);
+      assert.equal(e.stagingStats().batchesWrittenInPlace, 1);
+      assert.equal(e.stagingStats().liveBytes, 0, "the commit released the region");
+      // Heap bytes are copied into a staging region, held until the commit is answered.
+      const copied = e.append("t", 0, big("b"));
+      assert.ok(e.stagingStats().liveBytes > 0);
+      await copied;
+      assert.equal(e.stagingStats().liveBytes, 0);
+      // With the arena full, a batch takes the old way (its own transferred ArrayBuffer).
+      const hog = e.stagingRegion(2 * 1024)!;
+      const refusedBefore = e.stagingStats().refused;
+      await e.append("t", 0, big("c"));
+      assert.equal(e.stagingStats().refused, refusedBefore + 1);
+      hog.unref();
+      assert.deepEqual(
+        values(e.fetch("t", 0, 0, 1 << 20, "read_uncommitted").batches),
+        ["a", "b", "c"].map((t) => t.repeat(1500)),
+      );
+      assert.equal(e.stagingStats().batchesWrittenInPlace, 1);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("a failed commit releases the staging regions of its batches", async () => {
+    const e = await Engine.open({ dataDir: tmpDir(), failWritesOn: "upsertGroupOffset" });
+    try {
+      await e.createTopic("t", 1);
+      const frame = e.stagingRegion(4096)!;
+      const b = batchOf(["x".repeat(1000)]);
+      b.copy(frame.buf);
+      const commit = e.commitOffsets("g", [
+        { topic: "t", partition: 0, offset: 1, leaderEpoch: 0, metadata: null },
+      ]);
+      const inPlace = e.append("t", 0, frame.buf.subarray(0, b.length));
+      const copied = e.append("t", 0, batchOf(["y".repeat(1000)]));
+      frame.unref();
+      await assert.rejects(commit);
+      await assert.rejects(inPlace);
+      await assert.rejects(copied);
+      assert.equal(e.stagingStats().liveBytes, 0, "regions of the failed commit were released");
+      assert.equal(e.partition("t", 0)!.highWatermark, 0);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("keeps everything acknowledged across reopen, including log start and group offsets", async () => {
     const dir = tmpDir();
     let e = await Engine.open({ dataDir: dir });

@@ -28,7 +28,8 @@ import {
 } from "../log/record-batch.js";
 import { decodeRecords } from "../log/records.js";
 import { MessageBus } from "../messaging/bus.js";
-import type { WriteOp } from "../storage/sql.js";
+import type { SqlParam, WriteOp } from "../storage/sql.js";
+import type { CommitHold, Staged, StagingStats } from "../storage/staging-arena.js";
 import { Store } from "../storage/store.js";
 import type { StorageError } from "../storage/writer.js";
 import { JetStream } from "../streams/jetstream.js";
@@ -73,8 +74,10 @@ export interface EngineOptions {
   failWritesOn?: string;
   /** Threads reading fetches off the main thread (log/read-pool.ts). */
   readWorkers?: number;
-  /** Each read worker's arena (log/read-arena.ts); default READ_ARENA_BYTES. */
+  /** Each read worker's arena (log/read-worker.ts); default READ_ARENA_BYTES. */
   readArenaBytes?: number;
+  /** The writer's staging arena (storage/staging-arena.ts); default STAGING_ARENA_BYTES. */
+  stagingArenaBytes?: number;
   /** Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms). */
   transactionTimeoutMsMax?: number;
   /** Bytes per second consumers (by client id) may read on average (Kafka's consumer_byte_rate); unset = no limit. */
@@ -260,6 +263,8 @@ export class Engine extends EventEmitter {
   private nextTopicId = 1;
   private nextPartitionId = 1;
   private partitionCount = 0;
+  /** Batches written from the staging region their request was assembled in (stagingStats). */
+  private batchesWrittenInPlace = 0;
   /** High watermarks of the partitions of topics deleted since the engine opened (logTotals). */
   private retiredHighWatermarks = 0;
   private closed = false;
@@ -298,20 +303,13 @@ export class Engine extends EventEmitter {
       partition: (topic, index) => this.partition(topic, index),
       partitionById: (id) => this.partitionsById.get(id),
       refusesWrites: (topic) => this.tableDefs.has(topic),
-      submit: (ops, transfer, bytes) => this.submit(ops, transfer, bytes),
+      submit: (ops, holds, bytes) => this.submit(ops, holds, bytes),
       stageBatch: (p, batch) => {
         const h = readBatchHeader(batch);
         const baseOffset = p.reserve(h.recordCount);
         const lastOffset = baseOffset + h.lastOffsetDelta;
-        const { op, transfer } = this.batchWrite(
-          p,
-          batch,
-          h.sizeBytes,
-          baseOffset,
-          lastOffset,
-          h.maxTimestamp,
-        );
-        return { op, transfer, baseOffset, lastOffset };
+        const { op, hold } = this.batchWrite(p, batch, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+        return { op, hold, baseOffset, lastOffset };
       },
       applyCommittedOffsets: (offsets, commitMs) => this.applyCommittedOffsets(offsets, commitMs),
       validateGroupMember: (groupId, memberId, generationId, instanceId) =>
@@ -322,7 +320,11 @@ export class Engine extends EventEmitter {
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    const store = await Store.open({ dataDir: opts.dataDir, failWritesOn: opts.failWritesOn });
+    const store = await Store.open({
+      dataDir: opts.dataDir,
+      failWritesOn: opts.failWritesOn,
+      stagingArenaBytes: opts.stagingArenaBytes,
+    });
     const reads = await ReadPool.open(store.path, opts.readWorkers, opts.readArenaBytes);
     const engine = new Engine(store, reads, opts.logger, opts);
     engine.loadFromDisk();
@@ -462,10 +464,13 @@ export class Engine extends EventEmitter {
     return this.store.writer.queuedBytes > Limits.writeQueueBytesMax;
   }
 
-  private submit(ops: readonly WriteOp[], transfer: readonly ArrayBuffer[] = [], bytes = 0): Promise<void> {
-    if (this.closed) return Promise.reject(new EngineError("KAFKA_STORAGE_ERROR", "engine is closed"));
+  private submit(ops: readonly WriteOp[], holds: readonly CommitHold[] = [], bytes = 0): Promise<void> {
+    if (this.closed) {
+      for (const h of holds) if (!(h instanceof ArrayBuffer)) h.unref();
+      return Promise.reject(new EngineError("KAFKA_STORAGE_ERROR", "engine is closed"));
+    }
     const wasOverloaded = this.overloaded;
-    const p = this.store.writer.submit(ops, transfer, bytes);
+    const p = this.store.writer.submit(ops, holds, bytes);
     if (!wasOverloaded && this.overloaded) {
       const check = () => {
         if (!this.overloaded || this.closed) this.emit("drain");
@@ -810,15 +815,15 @@ export class Engine extends EventEmitter {
       applied.push([e, c]);
     }
     const ops: WriteOp[] = [];
-    const transfers: ArrayBuffer[] = [];
+    const holds: CommitHold[] = [];
     let bytes = 0;
     const placed = checked.map(({ p, batch, change, h }) => {
       const baseOffset = p.reserve(h.recordCount);
       const lastOffset = baseOffset + h.lastOffsetDelta;
-      const { op, transfer } = this.batchWrite(p, batch, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+      const { op, hold } = this.batchWrite(p, batch, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
       ops.push(op);
       for (const extra of change.ops(baseOffset)) ops.push(extra);
-      transfers.push(transfer);
+      holds.push(hold);
       bytes += h.sizeBytes;
       return { p, change, baseOffset, lastOffset };
     });
@@ -829,7 +834,7 @@ export class Engine extends EventEmitter {
       for (const [key, next] of fences)
         if (this.pendingTableOffsets.get(key) === next) this.pendingTableOffsets.delete(key);
     };
-    return this.submit(ops, transfers, bytes).then(
+    return this.submit(ops, holds, bytes).then(
       () => {
         unfence();
         if (offsets)
@@ -1044,19 +1049,22 @@ export class Engine extends EventEmitter {
     }
     const baseOffset = p.reserve(h.recordCount);
     const lastOffset = baseOffset + h.lastOffsetDelta;
-    const { op, transfer } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
+    const { op, hold } = this.batchWrite(p, records, h.sizeBytes, baseOffset, lastOffset, h.maxTimestamp);
     const ops: WriteOp[] =
       verdict?.kind === "append" ? [op, ...verdict.commit(baseOffset, lastOffset)] : [op];
-    return this.submit(ops, [transfer], h.sizeBytes).then(() => {
+    return this.submit(ops, [hold], h.sizeBytes).then(() => {
       p.advanceHighWatermark(lastOffset + 1);
       return { baseOffset, logStartOffset: p.logStartOffset, logAppendTimeMs: -1 };
     });
   }
 
   /**
-   * The write of one batch at its reserved offsets. The bytes are copied into a buffer the
-   * writer thread takes over without another copy (the request's own buffer may share memory
-   * with other requests).
+   * The write of one batch at its reserved offsets, and the memory the writer reads it from
+   * (storage/staging-arena.ts). Bytes a protocol adapter already assembled in the staging arena
+   * are written in place: the commit takes a reference to their region. Others are copied into
+   * a staging region or, when the arena is full, into an ArrayBuffer the writer takes over; the
+   * caller's own memory may be shared with other requests, so it is never handed over.
+   * The base offset is rewritten in the bytes written (append() consumes its records).
    */
   private batchWrite(
     p: Partition,
@@ -1065,13 +1073,34 @@ export class Engine extends EventEmitter {
     baseOffset: number,
     lastOffset: number,
     maxTimestamp: number,
-  ) {
-    const transfer = new ArrayBuffer(sizeBytes);
-    const data = Buffer.from(transfer);
-    batch.copy(data, 0, 0, sizeBytes);
+  ): { op: WriteOp; hold: CommitHold } {
+    const staging = this.store.writer.staging;
+    const bytes = batch.subarray(0, sizeBytes);
+    let data: Buffer;
+    let hold: CommitHold;
+    let param: SqlParam;
+    const inPlace = staging.holding(bytes);
+    const region = inPlace ? null : staging.alloc(sizeBytes);
+    if (inPlace) {
+      this.batchesWrittenInPlace++;
+      inPlace.ref();
+      hold = inPlace;
+      data = bytes;
+      param = staging.param(data);
+    } else if (region) {
+      hold = region;
+      data = region.buf;
+      bytes.copy(data);
+      param = staging.param(data);
+    } else {
+      const transfer = new ArrayBuffer(sizeBytes);
+      hold = transfer;
+      data = Buffer.from(transfer);
+      bytes.copy(data);
+      param = data;
+    }
     assignBaseOffset(data, baseOffset);
-    const op: WriteOp = ["insertBatch", [p.id, baseOffset, lastOffset, maxTimestamp, sizeBytes, data]];
-    return { op, transfer };
+    return { op: ["insertBatch", [p.id, baseOffset, lastOffset, maxTimestamp, sizeBytes, param]], hold };
   }
 
   /**
@@ -1126,6 +1155,26 @@ export class Engine extends EventEmitter {
   /** How fetchMany answers travelled from the read workers (see log/read-pool.ts). */
   readStats(): ReadStats {
     return this.reads.stats();
+  }
+
+  /**
+   * A region of the writer's staging arena (storage/staging-arena.ts) for a protocol adapter to
+   * assemble incoming bytes in, such as a Kafka Produce request: batches appended from it are
+   * written in place, without another copy. The caller holds one reference and drops it
+   * (Staged.unref) once done with the bytes; a commit writing from the region holds its own.
+   * Null when the arena has no room: assemble the bytes elsewhere.
+   */
+  stagingRegion(bytes: number): Staged | null {
+    return this.store.writer.staging.alloc(bytes);
+  }
+
+  /**
+   * Regions staged and refused so far, batches written from a request's own region, and the
+   * bytes held now (metrics, tests).
+   */
+  stagingStats(): StagingStats & { batchesWrittenInPlace: number; liveBytes: number } {
+    const s = this.store.writer.staging;
+    return { ...s.stats, batchesWrittenInPlace: this.batchesWrittenInPlace, liveBytes: s.liveBytes() };
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * Main-thread side of the read workers (read-worker.ts): dispatches each read to the least
- * busy worker and turns its answer back into Buffers over the worker's arena (read-arena.ts),
+ * busy worker and turns its answer back into Buffers over the worker's arena (util/region-allocator.ts),
  * or over transferred ArrayBuffers for an answer that did not fit (no copy on the main thread
  * either way); release() gives the memory back to the worker.
  *

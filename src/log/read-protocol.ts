@@ -19,7 +19,7 @@ export type ToReadWorker =
       /** Shared by all items in order: each item reads at most what is left of it. */
       readonly budgetBytes: number;
     }
-  /** An answer in the arena is written: its region may be reused (see read-arena.ts). */
+  /** An answer in the arena is written: its region may be reused (see util/region-allocator.ts). */
   | { readonly type: "free"; readonly region: number }
   /**
    * An answer that did not fit the arena came as transferred buffers: handed back once
@@ -53,6 +53,6 @@ export const INDEX_STRIDE = 5;
 
 export interface ReadWorkerData {
   readonly path: string;
-  /** The arena answers are copied into (read-arena.ts); the main thread made it and reads it. */
+  /** The arena answers are copied into (util/region-allocator.ts allocates it); the main thread made it and reads it. */
   readonly arena: SharedArrayBuffer;
 }

@@ -1,6 +1,6 @@
 /**
  * A read worker: reads stored batches on its own SQLite connection and copies each answer into
- * one region of the shared arena (read-arena.ts), which the main thread only slices.
+ * one region of the shared arena (allocated by util/region-allocator.ts), which the main thread only slices.
  *
  * Why a thread: better-sqlite3 copies each BLOB into a fresh Buffer on the thread that runs
  * the query. Reading a 16-50 MB fetch on the main thread held it for tens of milliseconds
@@ -18,8 +18,8 @@ import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { applyPragmas } from "../storage/pragmas.js";
+import { RegionAllocator } from "../util/region-allocator.js";
 import { LogReader, type StoredBatch } from "./log-reader.js";
-import { ReadArena } from "./read-arena.js";
 import {
   type FromReadWorker,
   INDEX_STRIDE,
@@ -55,7 +55,7 @@ const db = new Database(data.path);
 applyPragmas(db, "reader");
 const reader = new LogReader(db);
 const arenaBytes = Buffer.from(data.arena);
-const arena = new ReadArena(arenaBytes.length);
+const arena = new RegionAllocator(arenaBytes.length);
 
 /**
  * An answer too big for the arena's free space goes to the main thread in the Buffers

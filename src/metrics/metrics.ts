@@ -220,6 +220,29 @@ export class Metrics {
       () => engine.readStats().unreleasedArenaBytes,
     );
 
+    new client.Counter({
+      name: "oncedb_staging_regions_total",
+      help: "Regions asked of the writer's staging arena, by result (staged; refused: no room, the bytes went the slower way)",
+      labelNames: ["result"],
+      registers: [r],
+      collect() {
+        const s = engine.stagingStats();
+        this.reset();
+        this.inc({ result: "staged" }, s.staged);
+        this.inc({ result: "refused" }, s.refused);
+      },
+    });
+    counter(
+      "oncedb_batches_written_in_place_total",
+      "Record batches the writer wrote from the staging region their request was assembled in (no copy)",
+      () => engine.stagingStats().batchesWrittenInPlace,
+    );
+    gauge(
+      "oncedb_staging_live_bytes",
+      "Bytes of the writer's staging arena held by requests and commits in flight",
+      () => engine.stagingStats().liveBytes,
+    );
+
     new client.Gauge({
       name: "oncedb_connections",
       help: "Open client connections, by protocol",

@@ -1,3 +1,5 @@
+import type { ArenaBytes } from "./staging-arena.js";
+
 /**
  * Every statement the writer may run, by name. The main thread describes a commit as a list
  * of `[name, params]` ops; the writer worker prepares each statement once and runs the whole
@@ -89,5 +91,6 @@ export const WRITE_SQL = {
 } as const;
 
 export type WriteSqlName = keyof typeof WRITE_SQL;
-export type SqlParam = number | bigint | string | null | Uint8Array;
+/** ArenaBytes: bytes in the writer's staging arena (staging-arena.ts), bound as a BLOB. */
+export type SqlParam = number | bigint | string | null | Uint8Array | ArenaBytes;
 export type WriteOp = readonly [name: WriteSqlName, params: readonly SqlParam[]];

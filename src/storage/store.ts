@@ -19,6 +19,8 @@ export interface StoreOptions {
   dataDir: string;
   /** Test-only fault injection: every commit containing this statement fails. */
   failWritesOn?: string;
+  /** The writer's staging arena (staging-arena.ts); default STAGING_ARENA_BYTES. */
+  stagingArenaBytes?: number;
 }
 
 export class Store {
@@ -39,7 +41,7 @@ export class Store {
     } finally {
       setup.close();
     }
-    const writer = await Writer.open(file, opts.failWritesOn);
+    const writer = await Writer.open(file, opts.failWritesOn, opts.stagingArenaBytes);
     const checkpointer = await Checkpointer.start(file);
     const reader = new Database(file);
     applyPragmas(reader, "reader");

@@ -22,4 +22,6 @@ export interface WriterWorkerData {
   readonly path: string;
   /** Test hook: fail commits whose ops include this SQL name (fault injection, see storage/README.md). */
   readonly failOn?: string;
+  /** The staging arena (staging-arena.ts): ops name bytes in it with ArenaBytes parameters. */
+  readonly staging: SharedArrayBuffer;
 }

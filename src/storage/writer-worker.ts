@@ -15,12 +15,14 @@ import Database from "better-sqlite3";
 import { wallNowMs } from "../util/diagnostics.js";
 import { applyPragmas } from "./pragmas.js";
 import { WRITE_SQL, type WriteOp, type WriteSqlName } from "./sql.js";
+import { isArenaBytes } from "./staging-arena.js";
 import type { FromWorker, ToWorker, WriterWorkerData } from "./writer-protocol.js";
 
 const data = workerData as WriterWorkerData;
 const port = parentPort;
 if (!port) throw new Error("writer-worker must run in a worker thread");
 
+const staging = Buffer.from(data.staging);
 let db: Database.Database;
 let statements: Map<WriteSqlName, Database.Statement>;
 
@@ -40,6 +42,8 @@ function statement(name: WriteSqlName): Database.Statement {
 }
 
 function toSqlValue(p: unknown): unknown {
+  // Bytes in the staging arena: the commit holds their region until this worker answers for it.
+  if (isArenaBytes(p)) return staging.subarray(p.arenaStart, p.arenaStart + p.arenaBytes);
   // Buffers arrive as plain Uint8Arrays after a transfer; better-sqlite3 binds Buffers as BLOBs.
   if (p instanceof Uint8Array && !Buffer.isBuffer(p))
     return Buffer.from(p.buffer, p.byteOffset, p.byteLength);

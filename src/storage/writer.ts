@@ -9,11 +9,15 @@
  *     as durable (synchronous=FULL). If that commit fails, it and every commit queued after it
  *     reject (they may depend on it), and `onFailure` runs synchronously before any of those
  *     rejections are observed, so the owner can reload its in-memory state from disk first.
+ *  4. A commit holds one reference to each staging region its ops name (staging-arena.ts) from
+ *     submit() until the worker answered for it, committed or failed: the worker reads those
+ *     regions only in between.
  */
 import { Worker } from "node:worker_threads";
 import { assert } from "../util/assert.js";
 import { type CommitEvent, commitChannel, wallNowMs } from "../util/diagnostics.js";
 import type { WriteOp } from "./sql.js";
+import { type CommitHold, STAGING_ARENA_BYTES, type Staged, StagingArena } from "./staging-arena.js";
 import type { FromWorker, ToWorker, WriterWorkerData } from "./writer-protocol.js";
 
 export class StorageError extends Error {
@@ -30,6 +34,7 @@ interface Group {
   id: number;
   ops: WriteOp[];
   transfer: ArrayBuffer[];
+  staged: Staged[];
   bytes: number;
   waiters: { resolve: () => void; reject: (e: Error) => void }[];
   /** Wall-clock ms of the first submit and of the hand-over to the worker (diagnostics only). */
@@ -55,14 +60,18 @@ export class Writer {
   /** Called synchronously when a commit fails, before the affected promises reject. */
   onFailure: (err: StorageError) => void = () => {};
 
-  private constructor(worker: Worker) {
+  private constructor(
+    worker: Worker,
+    readonly staging: StagingArena,
+  ) {
     this.worker = worker;
     worker.on("message", (msg: FromWorker) => this.onMessage(msg));
     worker.on("error", (err) => this.failAll(new StorageError("WRITER_CRASHED", err.message)));
   }
 
-  static async open(path: string, failOn?: string): Promise<Writer> {
-    const workerData: WriterWorkerData = { path, failOn };
+  static async open(path: string, failOn?: string, stagingBytes = STAGING_ARENA_BYTES): Promise<Writer> {
+    const staging = new StagingArena(stagingBytes);
+    const workerData: WriterWorkerData = { path, failOn, staging: staging.memory };
     const worker = new Worker(new URL("./writer-worker.js", import.meta.url), { workerData });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (msg: FromWorker) => {
@@ -74,7 +83,7 @@ export class Writer {
       worker.once("message", onMsg);
       worker.once("error", reject);
     });
-    return new Writer(worker);
+    return new Writer(worker, staging);
   }
 
   /** Bytes queued for the next commit plus the one in flight: the owner applies backpressure on it. */
@@ -87,17 +96,23 @@ export class Writer {
   }
 
   /**
-   * Queues ops for the next commit. `transfer` lists ArrayBuffers that move to the worker
-   * without a copy (they must not be used afterwards); `bytes` counts toward queuedBytes.
+   * Queues ops for the next commit. `holds` carries the memory the ops' bytes live in:
+   * ArrayBuffers move to the worker without a copy (they must not be used afterwards); staging
+   * regions pass one reference each to the commit, released once the worker answered for it.
+   * `bytes` counts toward queuedBytes.
    */
-  submit(ops: readonly WriteOp[], transfer: readonly ArrayBuffer[] = [], bytes = 0): Promise<void> {
-    if (this.closing) return Promise.reject(new StorageError("CLOSED", "storage is closed"));
+  submit(ops: readonly WriteOp[], holds: readonly CommitHold[] = [], bytes = 0): Promise<void> {
+    if (this.closing) {
+      for (const h of holds) if (!(h instanceof ArrayBuffer)) h.unref();
+      return Promise.reject(new StorageError("CLOSED", "storage is closed"));
+    }
     let group = this.pending;
     if (!group) {
       group = {
         id: this.nextGroupId++,
         ops: [],
         transfer: [],
+        staged: [],
         bytes: 0,
         waiters: [],
         submittedAt: commitChannel.hasSubscribers ? wallNowMs() : 0,
@@ -106,7 +121,10 @@ export class Writer {
       this.pending = group;
     }
     for (const op of ops) group.ops.push(op);
-    for (const t of transfer) group.transfer.push(t);
+    for (const h of holds) {
+      if (h instanceof ArrayBuffer) group.transfer.push(h);
+      else group.staged.push(h);
+    }
     group.bytes += bytes;
     const g = group;
     const promise = new Promise<void>((resolve, reject) => g.waiters.push({ resolve, reject }));
@@ -144,6 +162,7 @@ export class Writer {
         this.stats.commits++;
         this.stats.opsCommitted += group.ops.length;
         this.stats.lastCommitUs = msg.commitUs;
+        for (const s of group.staged) s.unref();
         const doneAt = group.submittedAt > 0 && group.sentAt > 0 ? wallNowMs() : 0;
         for (const w of group.waiters) w.resolve();
         if (this.pending) this.flush();
@@ -175,6 +194,8 @@ export class Writer {
     const groups = [this.inFlight, this.pending].filter((g): g is Group => g !== null);
     this.inFlight = null;
     this.pending = null;
+    // The worker is done with the failed commit, and never saw the pending one.
+    for (const g of groups) for (const s of g.staged) s.unref();
     this.onFailure(err);
     for (const g of groups) for (const w of g.waiters) w.reject(err);
   }

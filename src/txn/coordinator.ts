@@ -23,6 +23,7 @@ import type { Partition } from "../log/partition.js";
 import { Attr, type BatchHeader } from "../log/record-batch.js";
 import { encodeBatch } from "../log/records.js";
 import type { WriteOp } from "../storage/sql.js";
+import type { CommitHold } from "../storage/staging-arena.js";
 import { assert } from "../util/assert.js";
 import {
   afterAppend,
@@ -306,19 +307,19 @@ export class TransactionCoordinator {
     txn.lastProducerEpoch = txn.producerEpoch;
     this.bumpEpoch(txn, ops, now);
     const after: (() => void)[] = [];
-    const transfer: ArrayBuffer[] = [];
+    const holds: CommitHold[] = [];
     if (txn.state === TxnState.Ongoing) {
       // Fence: abort what the old incarnation left open, with markers in a newer epoch, so
       // a zombie still holding the old epoch can never add to or commit it.
       txn.state = TxnState.PrepareEpochFence;
-      after.push(this.stageEnd(txn, false, ops, transfer, now, fence));
+      after.push(this.stageEnd(txn, false, ops, holds, now, fence));
     }
     txn.state = TxnState.Empty;
     txn.timeoutMs = timeoutMs;
     txn.updateMs = now;
     ops.push(this.txnRow(txn));
     // On failure the engine reloads all state from disk before this rejects; nothing to undo.
-    await this.host.submit(ops, transfer);
+    await this.host.submit(ops, holds);
     for (const f of after) f();
     return { error: "NONE", producerId: txn.producerId, producerEpoch: txn.producerEpoch };
   }
@@ -561,11 +562,11 @@ export class TransactionCoordinator {
     }
     const now = this.host.clock.nowMs();
     const ops: WriteOp[] = [];
-    const transfer: ArrayBuffer[] = [];
+    const holds: CommitHold[] = [];
     txn.state = commit ? TxnState.PrepareCommit : TxnState.PrepareAbort;
-    const finish = this.stageEnd(txn, commit, ops, transfer, now);
+    const finish = this.stageEnd(txn, commit, ops, holds, now);
     ops.push(this.txnRow({ ...txn, state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort }));
-    await this.host.submit(ops, transfer);
+    await this.host.submit(ops, holds);
     finish();
     return "NONE";
   }
@@ -580,7 +581,7 @@ export class TransactionCoordinator {
     txn: Txn,
     commit: boolean,
     ops: WriteOp[],
-    transfer: ArrayBuffer[],
+    holds: CommitHold[],
     now: number,
     markerIdentity: { producerId: number; producerEpoch: number } = txn,
   ): () => void {
@@ -606,7 +607,7 @@ export class TransactionCoordinator {
       });
       const staged = this.host.stageBatch(p, marker);
       ops.push(staged.op);
-      transfer.push(staged.transfer);
+      holds.push(staged.hold);
       if (!commit && first !== null) ops.push(["insertAbortedTxn", [p.id, pid, first, staged.lastOffset]]);
       const states = this.producerMap(p.id);
       const next = afterEpoch(states.get(pid), epoch);
@@ -674,10 +675,10 @@ export class TransactionCoordinator {
     txn.lastProducerEpoch = txn.producerEpoch;
     this.bumpEpoch(txn, ops, now);
     txn.state = TxnState.PrepareEpochFence;
-    const transfer: ArrayBuffer[] = [];
-    const finish = this.stageEnd(txn, false, ops, transfer, now, fence);
+    const holds: CommitHold[] = [];
+    const finish = this.stageEnd(txn, false, ops, holds, now, fence);
     ops.push(this.txnRow({ ...txn, state: TxnState.CompleteAbort }));
-    await this.host.submit(ops, transfer);
+    await this.host.submit(ops, holds);
     finish();
     txn.state = TxnState.CompleteAbort;
   }

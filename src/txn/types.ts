@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { EngineErrorName } from "../engine/errors.js";
 import type { Partition } from "../log/partition.js";
 import type { WriteOp } from "../storage/sql.js";
+import type { CommitHold } from "../storage/staging-arena.js";
 import type { Clock } from "../util/clock.js";
 
 /**
@@ -61,12 +62,13 @@ export interface TxnHost {
   partitionById(id: number): Partition | undefined;
   /** Whether clients may not write to `topic` (a table's change topic): POLICY_VIOLATION. */
   refusesWrites(topic: string): boolean;
-  submit(ops: readonly WriteOp[], transfer?: readonly ArrayBuffer[], bytes?: number): Promise<void>;
+  /** Queues ops for the next commit; `holds` is the memory their bytes live in (storage/writer.ts). */
+  submit(ops: readonly WriteOp[], holds?: readonly CommitHold[], bytes?: number): Promise<void>;
   /** Reserves offsets for a broker-built batch in `p` and returns the write for it. */
   stageBatch(
     p: Partition,
     batch: Buffer,
-  ): { op: WriteOp; transfer: ArrayBuffer; baseOffset: number; lastOffset: number };
+  ): { op: WriteOp; hold: CommitHold; baseOffset: number; lastOffset: number };
   /** Makes committed offsets visible (called after they are durable). */
   applyCommittedOffsets(offsets: readonly PendingOffset[], commitMs: number): void;
   validateGroupMember(

@@ -16,10 +16,15 @@
  *
  * Backpressure: reading stops while too many requests are in flight on this connection, while
  * the socket's write buffer is full, or while the engine's write queue is over its limit.
+ *
+ * Staging: a Produce request that arrived in several reads is joined in a region of the
+ * engine's staging arena (Engine.stagingRegion) rather than a new Buffer, and its batches are
+ * written from there in place; the request's slot holds the region until it is answered.
  */
 import type net from "node:net";
 import type { Logger } from "pino";
 import type { Engine } from "../../engine/engine.js";
+import type { Staged } from "../../storage/staging-arena.js";
 import { assert } from "../../util/assert.js";
 import { type KafkaRequestEvent, kafkaRequestChannel, wallNowMs } from "../../util/diagnostics.js";
 import { type KafkaApi, NO_RESPONSE, type RequestContext } from "./api.js";
@@ -35,6 +40,11 @@ const REQUEST_HEADER_BYTES_MIN = 8;
 const PRODUCE_API_KEY = 0;
 /** Produce requests per connection being handled at once; librdkafka pipelines up to 5 (idempotent) or more. */
 export const REQUESTS_IN_FLIGHT_MAX = 128;
+/**
+ * Produce requests at least this big that arrived in several reads are joined in the staging
+ * arena. Smaller ones come from Node's shared Buffer pool, which costs the collector nothing.
+ */
+const STAGED_FRAME_BYTES_MIN = 4096;
 /** On shutdown, how long a connection may take to flush its last responses. */
 const CLOSE_FLUSH_MS = 1000;
 /**
@@ -71,6 +81,12 @@ interface Slot {
    * (the connection closed first).
    */
   release?: (() => void)[];
+}
+
+/** A request frame and, when it lies in a staging region, the reference that keeps it. */
+interface FrameOwner {
+  readonly frame: Buffer;
+  staged: Staged | null;
 }
 
 function runAll(callbacks: readonly (() => void)[]): void {
@@ -226,8 +242,13 @@ export class KafkaConnection {
           return;
         }
         if (this.buffered < 4 + len) break;
-        const frame = this.take(4 + len).subarray(4);
-        this.handleFrame(frame);
+        const owner = this.takeFrame(len);
+        try {
+          this.handleFrame(owner.frame, owner);
+        } finally {
+          // Not taken over by a request slot (the frame was refused): done with it now.
+          owner.staged?.unref();
+        }
       }
       if (!this.closed && this.buffered >= 4 && this.mustStop()) this.lengthsPlausible();
     } finally {
@@ -272,6 +293,30 @@ export class KafkaConnection {
     return head.readInt32BE(0);
   }
 
+  /**
+   * Removes the next frame (its length prefix, `len`, already checked) from the buffered
+   * chunks. A Produce request spread over several chunks goes into a staging region, which the
+   * caller then owns (see the header comment).
+   */
+  private takeFrame(len: number): FrameOwner {
+    const spread = this.chunks[0]!.length < 4 + len;
+    const staged =
+      spread && len >= STAGED_FRAME_BYTES_MIN && this.int16At(4) === PRODUCE_API_KEY
+        ? this.engine.stagingRegion(len)
+        : null;
+    if (!staged) return { frame: this.take(4 + len).subarray(4), staged: null };
+    this.take(4);
+    this.takeInto(staged.buf);
+    return { frame: staged.buf, staged };
+  }
+
+  /** The big-endian int16 at byte `pos` of the buffered data (which may span chunks). */
+  private int16At(pos: number): number {
+    const first = this.chunks[0]!;
+    if (first.length >= pos + 2) return first.readInt16BE(pos);
+    return Buffer.concat(this.chunks, pos + 2).readInt16BE(pos);
+  }
+
   /** Removes exactly n bytes from the front of the buffered chunks. */
   private take(n: number): Buffer {
     const first = this.chunks[0]!;
@@ -282,6 +327,14 @@ export class KafkaConnection {
       return first.subarray(0, n);
     }
     const out = Buffer.allocUnsafe(n);
+    this.takeInto(out);
+    return out;
+  }
+
+  /** Moves the next `out.length` buffered bytes into `out`. */
+  private takeInto(out: Buffer): void {
+    const n = out.length;
+    assert(n <= this.buffered, "takeInto beyond the buffered data");
     let filled = 0;
     while (filled < n) {
       const c = this.chunks[0]!;
@@ -297,10 +350,14 @@ export class KafkaConnection {
       }
     }
     this.buffered -= n;
-    return out;
   }
 
-  private handleFrame(frame: Buffer): void {
+  /**
+   * Handles one request frame. When the frame is in a staging region (`owner.staged`), the
+   * request's slot takes it over, releasing it with the slot; a frame refused before it got a
+   * slot is left to the caller.
+   */
+  private handleFrame(frame: Buffer, owner: FrameOwner): void {
     const receivedAt = kafkaRequestChannel.hasSubscribers ? wallNowMs() : 0;
     const requestBytes = frame.length; // not the frame: the closures below must not keep it
     const apiKey = frame.readInt16BE(0);
@@ -350,6 +407,11 @@ export class KafkaConnection {
         this.paceBytesPerSec = bytesPerSec;
       },
     };
+    if (owner.staged) {
+      const staged = owner.staged;
+      owner.staged = null;
+      slot.release = [() => staged.unref()];
+    }
     this.slots.push(slot);
     this.inFlight++;
     // Like Kafka, handle one request at a time per connection, except Produce, whose small

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { ReadArena } from "./read-arena.js";
+import { RegionAllocator } from "./region-allocator.js";
 
 /** Live regions never overlap, lie inside the arena, and each holds what was written to it. */
 function checkLive(
-  arena: ReadArena,
+  arena: RegionAllocator,
   memory: Uint8Array,
   owners: Map<number, { start: number; end: number; tag: number }>,
 ) {
@@ -19,9 +19,19 @@ function checkLive(
   }
   for (const { start, end, tag } of owners.values())
     for (let i = start; i < end; i++) assert.equal(memory[i], tag, "a live region was overwritten");
+  // containing() finds each live region from any range inside it, and nothing across two.
+  for (const [id, { start, end }] of owners) {
+    assert.equal(arena.containing(start, end)?.id, id);
+    assert.equal(arena.containing(end - 1, end)?.id, id);
+    assert.equal(arena.containing(start, end + 1)?.id === id, false, "a range past the region's end");
+  }
+  for (let i = 0; i < sorted.length; i++) {
+    const gapStart = i > 0 ? sorted[i - 1]!.end : 0;
+    if (gapStart < sorted[i]!.start) assert.equal(arena.containing(gapStart, gapStart + 1), null, "a gap");
+  }
 }
 
-describe("ReadArena", () => {
+describe("RegionAllocator", () => {
   it("hands out disjoint regions under any order of allocations and frees", () => {
     fc.assert(
       fc.property(
@@ -33,7 +43,7 @@ describe("ReadArena", () => {
           },
         ),
         (size, steps) => {
-          const arena = new ReadArena(size);
+          const arena = new RegionAllocator(size);
           const memory = new Uint8Array(size);
           const owners = new Map<number, { start: number; end: number; tag: number }>();
           let tag = 0;
@@ -73,7 +83,7 @@ describe("ReadArena", () => {
   });
 
   it("reuses freed space at once, first fit, and refuses what no gap holds", () => {
-    const arena = new ReadArena(100);
+    const arena = new RegionAllocator(100);
     const a = arena.alloc(40)!;
     const b = arena.alloc(40)!;
     assert.deepEqual([a.start, b.start], [0, 40]);

@@ -1,22 +1,22 @@
 /**
- * The arena a read worker copies its answers into: one region per answer, in a SharedArrayBuffer
- * the main thread made and sees too, freed when the main thread says the answer is written.
+ * First-fit allocation of regions in a fixed-size arena (a SharedArrayBuffer its owners share
+ * between threads): the read workers' answer arenas (log/read-worker.ts) and the writer's
+ * staging arena (storage/staging-arena.ts).
  *
- * Why: answers used to travel as transferred ArrayBuffers. Every one that reaches the main
- * thread counts as new external memory there until a full collection sweeps it, even after it
- * is handed back, and a consumer catching up at ~500 MB/s brought a mark-compact of the main
- * thread every 60-200 ms (5-15 ms of pause each) while produce acknowledgements waited. Views
- * on memory the main thread already holds cost it nothing.
+ * Why arenas at all: bytes that cross between threads as transferred ArrayBuffers count as new
+ * external memory on the receiving thread until a full collection sweeps them, and at hundreds
+ * of MB/s that brought a mark-compact of the main thread every 40-200 ms. Views on memory the
+ * threads already share cost the collector nothing.
  *
- * First fit over the gaps between live regions, which are few (one per answer not yet written
- * to its socket), so a linear scan is cheap; a freed region's space is reusable at once, so a
- * slow consumer holding one answer does not keep the rest of the arena from others. An answer
- * that does not fit goes the old way (ReadArena.alloc returns null).
+ * First fit over the gaps between live regions, which are few (the answers or batches in
+ * flight), so a linear scan is cheap; a freed region's space is reusable at once, so one slow
+ * holder does not keep the rest of the arena from others. When nothing fits, alloc returns
+ * null and the caller goes the old way.
  *
  * Invariants: live regions never overlap and lie inside the arena; `regions` is sorted by
  * start; a region id is freed at most once.
  */
-import { assert } from "../util/assert.js";
+import { assert } from "./assert.js";
 
 interface Region {
   readonly id: number;
@@ -24,7 +24,7 @@ interface Region {
   readonly end: number;
 }
 
-export class ReadArena {
+export class RegionAllocator {
   /** Live regions, sorted by start. */
   private readonly regions: Region[] = [];
   private nextId = 1;
@@ -47,6 +47,26 @@ export class ReadArena {
     const region: Region = { id: this.nextId++, start: gapStart, end: gapStart + bytes };
     this.regions.splice(at, 0, region);
     return { id: region.id, start: region.start };
+  }
+
+  /**
+   * The live region holding all of [start, end), or null. Binary search: regions are sorted by
+   * start and disjoint, so only the last one starting at or before `start` can hold it.
+   */
+  containing(start: number, end: number): { id: number; start: number; end: number } | null {
+    let lo = 0;
+    let hi = this.regions.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.regions[mid]!.start <= start) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0) return null;
+    const r = this.regions[found]!;
+    return end <= r.end ? { id: r.id, start: r.start, end: r.end } : null;
   }
 
   /** Frees a region: its space is reusable at once. */
