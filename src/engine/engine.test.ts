@@ -436,6 +436,38 @@ describe("engine log", () => {
     }
   });
 
+  it("a writer thread that dies mid-commit fails that commit; a new one takes over", async () => {
+    const dir = tmpDir();
+    const e = await Engine.open({ dataDir: dir, crashWriterOn: "upsertGroupOffset" });
+    try {
+      await e.createTopic("t", 1);
+      await e.append("t", 0, batchOf(["ok"]));
+      // The thread exits inside the transaction holding the offset commit and this append.
+      const commit = e.commitOffsets("g", [
+        { topic: "t", partition: 0, offset: 1, leaderEpoch: 0, metadata: null },
+      ]);
+      const append = e.append("t", 0, batchOf(["x".repeat(5000)]));
+      await assert.rejects(commit, (err: EngineError) => err.code === "KAFKA_STORAGE_ERROR");
+      await assert.rejects(append, (err: EngineError) => err.code === "KAFKA_STORAGE_ERROR");
+      assert.equal(e.stagingStats().liveBytes, 0, "the dead commit's staging region was released");
+      assert.equal(e.committedOffset("g", "t", 0), undefined);
+      // The new writer thread gets the write lock (the dead one's transaction rolled back).
+      assert.equal((await e.append("t", 0, batchOf(["after"]))).baseOffset, 1);
+      assert.deepEqual(values(e.fetch("t", 0, 0, 1 << 20, "read_uncommitted").batches), ["ok", "after"]);
+    } finally {
+      await e.close();
+    }
+    const reopened = await Engine.open({ dataDir: dir });
+    try {
+      assert.deepEqual(values(reopened.fetch("t", 0, 0, 1 << 20, "read_uncommitted").batches), [
+        "ok",
+        "after",
+      ]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it("validates topics, partitions and configs", async () => {
     const e = await Engine.open({ dataDir: tmpDir() });
     try {

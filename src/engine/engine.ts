@@ -72,6 +72,8 @@ export interface EngineOptions {
   retentionCheckIntervalMs?: number;
   /** Test-only fault injection, see storage/README.md. */
   failWritesOn?: string;
+  /** Test-only: the writer thread dies in the middle of commits containing this statement. */
+  crashWriterOn?: string;
   /** Threads reading fetches off the main thread (log/read-pool.ts). */
   readWorkers?: number;
   /** Each read worker's arena (log/read-worker.ts); default READ_ARENA_BYTES. */
@@ -323,6 +325,7 @@ export class Engine extends EventEmitter {
     const store = await Store.open({
       dataDir: opts.dataDir,
       failWritesOn: opts.failWritesOn,
+      crashWriterOn: opts.crashWriterOn,
       stagingArenaBytes: opts.stagingArenaBytes,
     });
     const reads = await ReadPool.open(store.path, opts.readWorkers, opts.readArenaBytes);

@@ -20,8 +20,12 @@
 import { assert } from "../util/assert.js";
 import { RegionAllocator } from "../util/region-allocator.js";
 
-/** Default arena size: several commits' worth of batches plus the frames being assembled. */
-export const STAGING_ARENA_BYTES = 64 * 1024 * 1024;
+/**
+ * Default arena size: many commits' worth of batches plus the requests being joined (a busy
+ * ingest here holds 2-4 MiB). The allocator cycles through the arena under steady load, so
+ * this much can become resident; beyond it requests take the slower way.
+ */
+export const STAGING_ARENA_BYTES = 32 * 1024 * 1024;
 
 /** A write op's parameter that names bytes in the arena (the writer binds them as a BLOB). */
 export interface ArenaBytes {
@@ -61,7 +65,7 @@ export class Staged {
 }
 
 export interface StagingStats {
-  /** Regions handed out, and requests refused for lack of room (they took the old way). */
+  /** Regions handed out, and asked for but refused for lack of room (those bytes took the old way). */
   staged: number;
   refused: number;
 }

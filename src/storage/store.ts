@@ -19,6 +19,8 @@ export interface StoreOptions {
   dataDir: string;
   /** Test-only fault injection: every commit containing this statement fails. */
   failWritesOn?: string;
+  /** Test-only fault injection: the writer thread dies in every commit containing this statement. */
+  crashWriterOn?: string;
   /** The writer's staging arena (staging-arena.ts); default STAGING_ARENA_BYTES. */
   stagingArenaBytes?: number;
 }
@@ -41,7 +43,11 @@ export class Store {
     } finally {
       setup.close();
     }
-    const writer = await Writer.open(file, opts.failWritesOn, opts.stagingArenaBytes);
+    const writer = await Writer.open(
+      file,
+      { failOn: opts.failWritesOn, crashOn: opts.crashWriterOn },
+      opts.stagingArenaBytes,
+    );
     const checkpointer = await Checkpointer.start(file);
     const reader = new Database(file);
     applyPragmas(reader, "reader");

@@ -22,6 +22,8 @@ export interface WriterWorkerData {
   readonly path: string;
   /** Test hook: fail commits whose ops include this SQL name (fault injection, see storage/README.md). */
   readonly failOn?: string;
+  /** Test hook: the thread exits in the middle of commits whose ops include this SQL name. */
+  readonly crashOn?: string;
   /** The staging arena (staging-arena.ts): ops name bytes in it with ArenaBytes parameters. */
   readonly staging: SharedArrayBuffer;
 }

@@ -57,6 +57,7 @@ function runCommit(ops: readonly WriteOp[]): void {
   db.exec("BEGIN IMMEDIATE");
   try {
     for (const [name, params] of ops) statement(name).run(...params.map(toSqlValue));
+    if (data.crashOn && ops.some(([name]) => name === data.crashOn)) process.exit(70); // mid-transaction
     db.exec("COMMIT");
   } catch (err) {
     if (db.inTransaction) db.exec("ROLLBACK");

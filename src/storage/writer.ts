@@ -48,8 +48,22 @@ export interface WriterStats {
   lastCommitUs: number;
 }
 
+/** Test-only fault injection (storage/README.md): statements whose commits fail, or kill the thread. */
+export interface WriterFaults {
+  readonly failOn?: string;
+  readonly crashOn?: string;
+}
+
 export class Writer {
-  private worker: Worker;
+  /** Null once a worker died and none took over (closing, or broken). */
+  private worker: Worker | null;
+  /** The current worker said "ready": commits may be handed to it. */
+  private ready = false;
+  private readonly readiness: Promise<void>;
+  private readyResolve: () => void = () => {};
+  private readyReject: (e: Error) => void = () => {};
+  /** A worker died before it was ready: nothing can be written, every submit fails with this. */
+  private broken: StorageError | null = null;
   private nextGroupId = 1;
   private pending: Group | null = null;
   private inFlight: Group | null = null;
@@ -61,29 +75,64 @@ export class Writer {
   onFailure: (err: StorageError) => void = () => {};
 
   private constructor(
-    worker: Worker,
+    private readonly workerData: WriterWorkerData,
     readonly staging: StagingArena,
   ) {
-    this.worker = worker;
-    worker.on("message", (msg: FromWorker) => this.onMessage(msg));
-    worker.on("error", (err) => this.failAll(new StorageError("WRITER_CRASHED", err.message)));
+    this.readiness = new Promise<void>((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    this.worker = this.spawn();
   }
 
-  static async open(path: string, failOn?: string, stagingBytes = STAGING_ARENA_BYTES): Promise<Writer> {
+  static async open(
+    path: string,
+    faults: WriterFaults = {},
+    stagingBytes = STAGING_ARENA_BYTES,
+  ): Promise<Writer> {
     const staging = new StagingArena(stagingBytes);
-    const workerData: WriterWorkerData = { path, failOn, staging: staging.memory };
-    const worker = new Worker(new URL("./writer-worker.js", import.meta.url), { workerData });
-    await new Promise<void>((resolve, reject) => {
-      const onMsg = (msg: FromWorker) => {
-        if (msg.type === "ready") {
-          worker.off("error", reject);
-          resolve();
-        }
-      };
-      worker.once("message", onMsg);
-      worker.once("error", reject);
+    const writer = new Writer({ path, ...faults, staging: staging.memory }, staging);
+    await writer.readiness;
+    return writer;
+  }
+
+  /** Starts a worker; what it says counts only while it is the current one. */
+  private spawn(): Worker {
+    const worker = new Worker(new URL("./writer-worker.js", import.meta.url), {
+      workerData: this.workerData,
     });
-    return new Writer(worker, staging);
+    worker.on("message", (msg: FromWorker) => {
+      if (worker === this.worker) this.onMessage(msg);
+    });
+    worker.on("error", (err) => this.onWorkerDeath(worker, err.message));
+    worker.on("exit", (code) => this.onWorkerDeath(worker, `the writer thread exited (code ${code})`));
+    return worker;
+  }
+
+  /**
+   * The worker thread died (an uncaught error, or it exited) with or without a commit in it.
+   * That commit and everything queued behind it fail as a failed commit does (invariant 3):
+   * SQLite rolls back what the thread left uncommitted, and the owner reloads its state from
+   * disk. A new worker takes over, unless the dead one never got ready (it would only die
+   * again): then the writer is broken and every later submit fails.
+   */
+  private onWorkerDeath(worker: Worker, why: string): void {
+    if (worker !== this.worker) return; // its "error" and then its "exit": handled once
+    const err = new StorageError("WRITER_CRASHED", why);
+    const wasReady = this.ready;
+    this.ready = false;
+    this.worker = null; // nothing more from the dead one counts
+    this.failAll(err);
+    if (this.closing) {
+      this.closedResolve?.();
+      return;
+    }
+    if (!wasReady) {
+      this.broken = err;
+      this.readyReject(err);
+      return;
+    }
+    this.worker = this.spawn();
   }
 
   /** Bytes queued for the next commit plus the one in flight: the owner applies backpressure on it. */
@@ -102,9 +151,10 @@ export class Writer {
    * `bytes` counts toward queuedBytes.
    */
   submit(ops: readonly WriteOp[], holds: readonly CommitHold[] = [], bytes = 0): Promise<void> {
-    if (this.closing) {
+    const refused = this.closing ? new StorageError("CLOSED", "storage is closed") : this.broken;
+    if (refused) {
       for (const h of holds) if (!(h instanceof ArrayBuffer)) h.unref();
-      return Promise.reject(new StorageError("CLOSED", "storage is closed"));
+      return Promise.reject(refused);
     }
     let group = this.pending;
     if (!group) {
@@ -144,12 +194,14 @@ export class Writer {
   }
 
   private flush(): void {
-    if (this.inFlight || !this.pending) return;
+    // Not ready: a new worker is starting; its "ready" flushes what waits.
+    if (this.inFlight || !this.pending || !this.ready) return;
     const group = this.pending;
     this.pending = null;
     this.inFlight = group;
     if (commitChannel.hasSubscribers) group.sentAt = wallNowMs();
     const msg: ToWorker = { type: "commit", id: group.id, ops: group.ops };
+    assert(this.worker, "a ready writer has a worker");
     this.worker.postMessage(msg, group.transfer);
   }
 
@@ -186,6 +238,9 @@ export class Writer {
         this.closedResolve?.();
         return;
       case "ready":
+        this.ready = true;
+        this.readyResolve();
+        this.flush();
         return;
     }
   }
@@ -209,10 +264,12 @@ export class Writer {
         if (!tail) break;
         await new Promise<void>((resolve) => tail.waiters.push({ resolve, reject: () => resolve() }));
       }
+      const worker = this.worker;
+      if (!worker) return; // died: SQLite closed its connection with the thread
       const closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
-      this.worker.postMessage({ type: "close" } satisfies ToWorker);
+      worker.postMessage({ type: "close" } satisfies ToWorker);
       await closed;
-      await this.worker.terminate();
+      await worker.terminate();
     })();
     return this.closing;
   }

@@ -19,7 +19,7 @@
  *
  * Staging: a Produce request that arrived in several reads is joined in a region of the
  * engine's staging arena (Engine.stagingRegion) rather than a new Buffer, and its batches are
- * written from there in place; the request's slot holds the region until it is answered.
+ * written from there in place; the request holds the region until its handler settles.
  */
 import type net from "node:net";
 import type { Logger } from "pino";
@@ -354,8 +354,8 @@ export class KafkaConnection {
 
   /**
    * Handles one request frame. When the frame is in a staging region (`owner.staged`), the
-   * request's slot takes it over, releasing it with the slot; a frame refused before it got a
-   * slot is left to the caller.
+   * request takes it over once it gets a slot and releases it when its handler settles; a frame
+   * refused before that is left to the caller.
    */
   private handleFrame(frame: Buffer, owner: FrameOwner): void {
     const receivedAt = kafkaRequestChannel.hasSubscribers ? wallNowMs() : 0;
@@ -407,11 +407,9 @@ export class KafkaConnection {
         this.paceBytesPerSec = bytesPerSec;
       },
     };
-    if (owner.staged) {
-      const staged = owner.staged;
-      owner.staged = null;
-      slot.release = [() => staged.unref()];
-    }
+    // The request's frame is this request's now: released once its handler is done with it.
+    const staged = owner.staged;
+    owner.staged = null;
     this.slots.push(slot);
     this.inFlight++;
     // Like Kafka, handle one request at a time per connection, except Produce, whose small
@@ -424,6 +422,9 @@ export class KafkaConnection {
     const settle = () => {
       assert(!settled, "a request settled twice");
       settled = true;
+      // Nothing reads the request once its handler has settled (a response is built from
+      // values, not views of it), and a commit writing from the frame holds its own reference.
+      staged?.unref();
       this.inFlight--;
       if (muting) this.muted = false;
     };
