@@ -439,6 +439,8 @@ describe("engine log", () => {
   it("a writer thread that dies mid-commit fails that commit; a new one takes over", async () => {
     const dir = tmpDir();
     const e = await Engine.open({ dataDir: dir, crashWriterOn: "upsertGroupOffset" });
+    let storageErrors = 0;
+    e.on("storage-error", () => storageErrors++);
     try {
       await e.createTopic("t", 1);
       await e.append("t", 0, batchOf(["ok"]));
@@ -450,6 +452,7 @@ describe("engine log", () => {
       await assert.rejects(commit, (err: EngineError) => err.code === "KAFKA_STORAGE_ERROR");
       await assert.rejects(append, (err: EngineError) => err.code === "KAFKA_STORAGE_ERROR");
       assert.equal(e.stagingStats().liveBytes, 0, "the dead commit's staging region was released");
+      assert.equal(storageErrors, 1, "one failure: the commit the thread died in");
       assert.equal(e.committedOffset("g", "t", 0), undefined);
       // The new writer thread gets the write lock (the dead one's transaction rolled back).
       assert.equal((await e.append("t", 0, batchOf(["after"]))).baseOffset, 1);
@@ -457,6 +460,7 @@ describe("engine log", () => {
     } finally {
       await e.close();
     }
+    assert.equal(storageErrors, 1, "a clean close is not a writer failure");
     const reopened = await Engine.open({ dataDir: dir });
     try {
       assert.deepEqual(values(reopened.fetch("t", 0, 0, 1 << 20, "read_uncommitted").batches), [

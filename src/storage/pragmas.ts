@@ -14,13 +14,14 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 128 * 1024 * 1024;
  * That is what lets us acknowledge a produce right after its commit returns.
  */
 export function applyPragmas(db: BetterSqlite3.Database, role: "writer" | "reader" | "checkpointer"): void {
+  // First: the pragmas below may need a lock another connection holds for a moment.
+  db.pragma("busy_timeout = 5000");
   db.pragma(`page_size = ${PAGE_SIZE_BYTES}`);
   const mode = db.pragma("journal_mode = WAL", { simple: true });
   if (String(mode).toLowerCase() !== "wal")
     throw new Error(`could not enable WAL mode (got ${String(mode)})`);
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
   // Checkpoints run in their own thread (checkpoint-worker.ts), never inside a commit.
   db.pragma("wal_autocheckpoint = 0");
   if (role === "writer") {

@@ -54,6 +54,10 @@ export interface WriterFaults {
   readonly crashOn?: string;
 }
 
+/** A replacement writer thread that dies sooner than this after starting makes the next one wait. */
+const WORKER_YOUNG_MS = 1000;
+const RESPAWN_DELAY_MAX_MS = 5000;
+
 export class Writer {
   /** Null once a worker died and none took over (closing, or broken). */
   private worker: Worker | null;
@@ -62,8 +66,14 @@ export class Writer {
   private readonly readiness: Promise<void>;
   private readyResolve: () => void = () => {};
   private readyReject: (e: Error) => void = () => {};
-  /** A worker died before it was ready: nothing can be written, every submit fails with this. */
+  /** The first worker died before it was ready: nothing can be written, every submit fails with this. */
   private broken: StorageError | null = null;
+  /** Some worker got ready once: later deaths start a replacement instead of breaking the writer. */
+  private started = false;
+  private spawnedAt = 0;
+  /** Wait before the next replacement; grows while replacements die young (see onWorkerDeath). */
+  private respawnDelayMs = 0;
+  private respawnTimer: NodeJS.Timeout | null = null;
   private nextGroupId = 1;
   private pending: Group | null = null;
   private inFlight: Group | null = null;
@@ -98,6 +108,7 @@ export class Writer {
 
   /** Starts a worker; what it says counts only while it is the current one. */
   private spawn(): Worker {
+    this.spawnedAt = performance.now();
     const worker = new Worker(new URL("./writer-worker.js", import.meta.url), {
       workerData: this.workerData,
     });
@@ -110,29 +121,34 @@ export class Writer {
   }
 
   /**
-   * The worker thread died (an uncaught error, or it exited) with or without a commit in it.
-   * That commit and everything queued behind it fail as a failed commit does (invariant 3):
-   * SQLite rolls back what the thread left uncommitted, and the owner reloads its state from
-   * disk. A new worker takes over, unless the dead one never got ready (it would only die
-   * again): then the writer is broken and every later submit fails.
+   * The worker thread died (an uncaught error, or it exited). A commit it held, and everything
+   * queued behind it, fail as a failed commit does (invariant 3): SQLite rolls back what the
+   * thread left uncommitted, and the owner reloads its state from disk. With nothing in flight
+   * or queued there is nothing to fail. A replacement starts at once, or after a delay that
+   * doubles (to 5 s) while replacements die within a second, so a thread that cannot live does
+   * not spin; if the very first worker dies before it is ready, the writer is broken and open()
+   * fails.
    */
   private onWorkerDeath(worker: Worker, why: string): void {
     if (worker !== this.worker) return; // its "error" and then its "exit": handled once
-    const err = new StorageError("WRITER_CRASHED", why);
-    const wasReady = this.ready;
-    this.ready = false;
     this.worker = null; // nothing more from the dead one counts
-    this.failAll(err);
-    if (this.closing) {
-      this.closedResolve?.();
-      return;
-    }
-    if (!wasReady) {
+    this.ready = false;
+    const err = new StorageError("WRITER_CRASHED", why);
+    if (this.closing) this.closedResolve?.();
+    else if (!this.started) {
       this.broken = err;
       this.readyReject(err);
-      return;
+    } else {
+      const young = performance.now() - this.spawnedAt < WORKER_YOUNG_MS;
+      this.respawnDelayMs = young
+        ? Math.min(Math.max(100, this.respawnDelayMs * 2), RESPAWN_DELAY_MAX_MS)
+        : 0;
+      this.respawnTimer = setTimeout(() => {
+        this.respawnTimer = null;
+        if (!this.closing) this.worker = this.spawn();
+      }, this.respawnDelayMs);
     }
-    this.worker = this.spawn();
+    if (this.inFlight || this.pending) this.failAll(err);
   }
 
   /** Bytes queued for the next commit plus the one in flight: the owner applies backpressure on it. */
@@ -235,10 +251,13 @@ export class Writer {
         this.failAll(new StorageError(msg.code, msg.message));
         return;
       case "closed":
+        // It exits next: that is the end of a close, not a death.
+        this.worker = null;
         this.closedResolve?.();
         return;
       case "ready":
         this.ready = true;
+        this.started = true;
         this.readyResolve();
         this.flush();
         return;
@@ -251,14 +270,23 @@ export class Writer {
     this.pending = null;
     // The worker is done with the failed commit, and never saw the pending one.
     for (const g of groups) for (const s of g.staged) s.unref();
-    this.onFailure(err);
-    for (const g of groups) for (const w of g.waiters) w.reject(err);
+    try {
+      this.onFailure(err);
+    } finally {
+      for (const g of groups) for (const w of g.waiters) w.reject(err);
+    }
   }
 
   /** Waits for every submitted commit, then closes the database (checkpointing the WAL). */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
+      if (this.respawnTimer) {
+        // Between a dead worker and its replacement: nothing will run what waits.
+        clearTimeout(this.respawnTimer);
+        this.respawnTimer = null;
+        this.failAll(new StorageError("CLOSED", "storage is closed"));
+      }
       while (!this.idle) {
         const tail = this.pending ?? this.inFlight;
         if (!tail) break;

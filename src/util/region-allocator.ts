@@ -45,6 +45,7 @@ export class RegionAllocator {
   /** Reserves `bytes`; returns the region's id and start, or null if no gap is big enough. */
   alloc(bytes: number): { id: number; start: number } | null {
     assert(Number.isSafeInteger(bytes) && bytes > 0, "alloc needs a positive size");
+    if (this.size - this.liveTotal < bytes) return null; // full: no gap can hold it
     const n = this.regions.length;
     if (n === 0) this.cursor = 0;
     for (let k = 0; k <= n; k++) {
