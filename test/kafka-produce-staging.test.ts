@@ -16,6 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { OnceDB } from "../src/index.js";
 import { encodeBatch } from "../src/log/records.js";
 import { Produce } from "../src/protocol/kafka/generated/messages.js";
+import { readValues } from "./helpers/consume.js";
 import { kafkaClient } from "./helpers/kafka.js";
 import { produceBody } from "./helpers/produce-request.js";
 import { RawKafka } from "./helpers/raw-kafka.js";
@@ -69,21 +70,10 @@ describe("produce requests through the staging arena", { timeout: 120_000 }, () 
     assert.equal(stats.refused, before.refused, "every request fit the arena");
     await released();
 
-    const consumer = kafka.consumer({ groupId: "staged-reader", maxBytesPerPartition: 8 << 20 });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const got: string[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        got.push(message.value!.toString());
-      },
+    const { all: got } = await readValues(kafka, topic, new Map([[0, sent.length]]), false, {
+      timeoutMs: 60_000,
+      pollMs: 50,
     });
-    await waitFor(
-      () => got.length >= sent.length,
-      60_000,
-      () => `consumed ${got.length} of ${sent.length}`,
-    );
-    await consumer.disconnect();
     assert.equal(got.length, sent.length);
     for (let i = 0; i < sent.length; i++) assert.equal(got[i], sent[i], `record ${i} intact`);
   });

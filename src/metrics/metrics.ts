@@ -156,6 +156,18 @@ export class Metrics {
           this.inc(read());
         },
       });
+    /** A counter split by one label, whose values `read` gives at scrape time. */
+    const countersBy = (name: string, help: string, label: string, read: () => Record<string, number>) =>
+      new client.Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const [value, n] of Object.entries(read())) this.inc({ [label]: value }, n);
+        },
+      });
 
     gauge(
       "oncedb_topics",
@@ -202,36 +214,30 @@ export class Metrics {
       () => engine.bus.stats.delivered,
     );
 
-    new client.Counter({
-      name: "oncedb_read_answers_total",
-      help: "Fetch reads answered by the read workers, by how the answer travelled (arena: shared memory; transferred: did not fit)",
-      labelNames: ["via"],
-      registers: [r],
-      collect() {
+    countersBy(
+      "oncedb_read_answers_total",
+      "Fetch reads answered by the read workers, by how the answer travelled (arena: shared memory; transferred: did not fit)",
+      "via",
+      () => {
         const s = engine.readStats();
-        this.reset();
-        this.inc({ via: "arena" }, s.arenaAnswers);
-        this.inc({ via: "transferred" }, s.transferredAnswers);
+        return { arena: s.arenaAnswers, transferred: s.transferredAnswers };
       },
-    });
+    );
     gauge(
       "oncedb_read_arena_unreleased_bytes",
       "Bytes of read answers not yet written to their sockets",
       () => engine.readStats().unreleasedArenaBytes,
     );
 
-    new client.Counter({
-      name: "oncedb_staging_regions_total",
-      help: "Regions asked of the writer's staging arena, by result (staged; refused: no room, the bytes went the slower way)",
-      labelNames: ["result"],
-      registers: [r],
-      collect() {
+    countersBy(
+      "oncedb_staging_regions_total",
+      "Regions asked of the writer's staging arena, by result (staged; refused: no room, the bytes went the slower way)",
+      "result",
+      () => {
         const s = engine.stagingStats();
-        this.reset();
-        this.inc({ result: "staged" }, s.staged);
-        this.inc({ result: "refused" }, s.refused);
+        return { staged: s.staged, refused: s.refused };
       },
-    });
+    );
     counter(
       "oncedb_batches_written_in_place_total",
       "Record batches the writer wrote from the staging region their request was assembled in (no copy)",
