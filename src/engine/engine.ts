@@ -1081,28 +1081,26 @@ export class Engine extends EventEmitter {
     const bytes = batch.subarray(0, sizeBytes);
     let data: Buffer;
     let hold: CommitHold;
-    let param: SqlParam;
     const inPlace = staging.holding(bytes);
-    const region = inPlace ? null : staging.alloc(sizeBytes);
     if (inPlace) {
       this.batchesWrittenInPlace++;
       inPlace.ref();
       hold = inPlace;
       data = bytes;
-      param = staging.param(data);
-    } else if (region) {
-      hold = region;
-      data = region.buf;
-      bytes.copy(data);
-      param = staging.param(data);
     } else {
-      const transfer = new ArrayBuffer(sizeBytes);
-      hold = transfer;
-      data = Buffer.from(transfer);
+      const region = staging.alloc(sizeBytes);
+      if (region) {
+        hold = region;
+        data = region.buf;
+      } else {
+        const transfer = new ArrayBuffer(sizeBytes);
+        hold = transfer;
+        data = Buffer.from(transfer);
+      }
       bytes.copy(data);
-      param = data;
     }
     assignBaseOffset(data, baseOffset);
+    const param: SqlParam = hold instanceof ArrayBuffer ? data : staging.param(data);
     return { op: ["insertBatch", [p.id, baseOffset, lastOffset, maxTimestamp, sizeBytes, param]], hold };
   }
 

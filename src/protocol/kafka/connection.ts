@@ -42,7 +42,8 @@ const PRODUCE_API_KEY = 0;
 export const REQUESTS_IN_FLIGHT_MAX = 128;
 /**
  * Produce requests at least this big that arrived in several reads are joined in the staging
- * arena. Smaller ones come from Node's shared Buffer pool, which costs the collector nothing.
+ * arena. Smaller ones come from Node's Buffer pool (8 KiB slabs shared by many Buffers), which
+ * adds little for the collector.
  */
 const STAGED_FRAME_BYTES_MIN = 4096;
 /** On shutdown, how long a connection may take to flush its last responses. */
