@@ -6,7 +6,8 @@
  *   is written after the fdatasync that covers them; requests that arrive while a sync runs go
  *   into the next one (group commit), as in OnceDB.
  * - Fetch v4 (the big fetcher): every answer is the same `fetchRecordBytes` of record batches held
- *   in memory, written in 1 MiB slices paced to the rate set for the fetcher's client id.
+ *   in memory, written in 1 MiB slices, one per event-loop turn as OnceDB writes them, paced to
+ *   the rate set for the fetcher's client id.
  * - ApiVersions v0, so that the clients' version checks pass.
  *
  * Why: on a 2-core machine shared with the clients, moving hundreds of MB/s over loopback makes
@@ -278,6 +279,12 @@ async function main(): Promise<ReferenceBrokerResult> {
           }
           if (!sock.write(s) && i < slices.length) {
             sock.once("drain", step);
+            return;
+          }
+          // One slice per event-loop turn, as OnceDB writes (WRITE_TURN_BYTES): produce
+          // requests and their answers are handled in between.
+          if (i < slices.length && !p?.spread) {
+            setImmediate(step);
             return;
           }
         }
