@@ -10,6 +10,7 @@ import { afterEach, describe, it } from "node:test";
 import { decodeRecords, encodeBatch } from "../log/records.js";
 import { Engine } from "./engine.js";
 import type { EngineError } from "./errors.js";
+import { RETENTION_CHUNK_BATCHES } from "./retention.js";
 
 const dirs: string[] = [];
 function tmpDir(): string {
@@ -385,7 +386,10 @@ describe("engine log", () => {
       const commitsBefore = e.store.writer.stats.commits;
       assert.equal(await e.deleteRecords("big", 0, 250), 250);
       const commits = e.store.writer.stats.commits - commitsBefore;
-      assert.ok(commits >= 1 + Math.ceil(250 / 64), `${commits} commits: one for the log start, then chunks`);
+      assert.ok(
+        commits >= 1 + Math.ceil(250 / RETENTION_CHUNK_BATCHES),
+        `${commits} commits: one for the log start, then chunks of ${RETENTION_CHUNK_BATCHES}`,
+      );
       const left = e.store.reader.prepare("SELECT COUNT(*) FROM batches").pluck().get();
       assert.equal(left, 50);
       assert.deepEqual(values(e.fetch("big", 0, 250, 1 << 20, "read_uncommitted").batches)[0], "v250");
