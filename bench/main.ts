@@ -2,7 +2,7 @@
  * `npm run bench [-- scenario...] [--quick] [--out DIR]`: runs the scenarios, prints a table per
  * scenario, writes results JSON and an SVG chart. Nothing here fails on speed.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +12,7 @@ import { removeDir, tempDir } from "./harness/dirs.js";
 import { machineFacts } from "./harness/machine.js";
 import { defaultPeerCache, ensurePeer, stopSharedPeers } from "./harness/peers.js";
 import { Progress } from "./harness/progress.js";
-import { renderMarkdown, renderTable, updateDocs, writeResults } from "./harness/report.js";
+import { type ResultsFile, renderMarkdown, renderTable, updateDocs, writeResults } from "./harness/report.js";
 import { settle } from "./harness/settle.js";
 import type { RunOptions, ScenarioResult } from "./harness/types.js";
 import { SCENARIOS } from "./scenarios/index.js";
@@ -44,7 +44,10 @@ async function main(): Promise<number> {
     .option("--oncedb <path>", "OnceDB CLI entry", path.join(repoRoot, "dist", "src", "cli", "main.js"))
     .option("--peer-cache <dir>", "where peers are installed", defaultPeerCache())
     .option("--list", "list scenarios and exit")
-    .option("--update-docs", "rewrite the results section of docs/BENCHMARKS.md from latest.json")
+    .option(
+      "--update-docs",
+      "rewrite the results section of docs/BENCHMARKS.md from latest.json (after the named scenarios run; alone, without running any)",
+    )
     .option("--markdown", "also print the results as markdown tables")
     .option("--verbose", "more output")
     .allowExcessArguments(false);
@@ -60,6 +63,21 @@ async function main(): Promise<number> {
   if (unknown.length > 0) {
     process.stderr.write(`unknown scenario(s): ${unknown.join(", ")}; try --list\n`);
     return 2;
+  }
+  if (o.updateDocs && names.length === 0) {
+    // Only the docs: from the results already recorded, no run.
+    const latestPath = path.join(o.out, "latest.json");
+    if (!existsSync(latestPath)) {
+      process.stderr.write(
+        `no results to write the docs from: ${latestPath} is missing; run scenarios first\n`,
+      );
+      return 2;
+    }
+    const latest = JSON.parse(readFileSync(latestPath, "utf8")) as ResultsFile;
+    const doc = path.join(repoRoot, "docs", "BENCHMARKS.md");
+    const md = renderMarkdown(latest.scenarios, latest.machine);
+    process.stdout.write(updateDocs(doc, md) ? `Updated ${doc}\n` : `No results markers in ${doc}\n`);
+    return 0;
   }
   const selected = names.length > 0 ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   const quick = Boolean(o.quick);

@@ -66,7 +66,7 @@ function timing(quick: boolean, runs: number) {
         gapMs: 800,
         probeWarmMs: 2000,
         fsyncMs: 1000,
-        rounds: Math.min(runs, 3),
+        rounds: Math.min(runs, 5),
       };
 }
 type Timing = ReturnType<typeof timing>;
