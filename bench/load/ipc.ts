@@ -81,6 +81,8 @@ export class Buckets {
 /** Runs `main`, reporting its result or error to the parent, then exits. */
 export function runMain<R>(main: () => Promise<R>): void {
   process.on("SIGTERM", () => process.exit(143));
+  // The bench that started this process is gone (crashed, killed): do not run on as an orphan.
+  process.on("disconnect", () => process.exit(2));
   main().then(
     async (result) => {
       await sendFlushed({ type: "result", result });

@@ -2,9 +2,10 @@
  * Machine limit for the responsiveness scenario: a reference broker that does only what any
  * durable broker must do for the scenario's two clients, and nothing else.
  *
- * - Produce v3 (the ack probe): the request's record bytes are appended to a file and the answer
- *   is written after the fdatasync that covers them; requests that arrive while a sync runs go
- *   into the next one (group commit), as in OnceDB.
+ * - Produce v3 (the ack probe): the request's record bytes are written to a file (preallocated
+ *   and written over, see APPEND_FILE_BYTES) and the answer is written after the fdatasync that
+ *   covers them; requests that arrive while a sync runs go into the next one (group commit), as
+ *   in OnceDB.
  * - Fetch v4 (the big fetcher): every answer is the same `fetchRecordBytes` of record batches held
  *   in memory, written in 1 MiB slices, one per event-loop turn as OnceDB writes them, paced to
  *   the rate set for the fetcher's client id.
@@ -40,7 +41,7 @@ export interface FetchShape {
 
 /**
  * `bytesPerSec` on average. `spread`: every answer trickles out in slices at that rate (as OnceDB
- * paces a consumer over its quota); otherwise each answer is written at once and the next one
+ * paces a consumer over its quota, here at the average rate OnceDB served); otherwise each answer is written at once and the next one
  * waits until the rate has paid for it (as a broker whose reads take time between answers).
  */
 export interface FetchPace {
@@ -64,8 +65,14 @@ const API_VERSIONS = 18;
 const FRAME_BYTES_MAX = 16 * 2 ** 20;
 /** A paced answer is written in slices of this size. */
 const SLICE_BYTES = 2 ** 20;
-/** A paced connection may catch up this much time's worth of its rate after a gap (as OnceDB's PACE_CREDIT_MS). */
-const PACE_CREDIT_MS = 10;
+/** A paced connection may catch up this much time's worth of its rate after a gap (OnceDB's PACE_CREDIT_MS). */
+const PACE_CREDIT_MS = 100;
+/**
+ * The append file is written over, never grown: an fdatasync that changes a file's size also
+ * commits the file system's journal, which OnceDB's WAL (restarted from its beginning after each
+ * checkpoint) mostly avoids. The file is filled and synced once before the broker is ready.
+ */
+const APPEND_FILE_BYTES = 64 * 2 ** 20;
 const RECORDS_PER_BATCH = 1000;
 const VALUE_BYTES = 100;
 
@@ -210,7 +217,14 @@ async function main(): Promise<ReferenceBrokerResult> {
     }
     send({ type: "shaped" });
   });
-  const fd = fs.openSync(path.join(cfg.dir, "reference-broker.log"), "a");
+  const fd = fs.openSync(path.join(cfg.dir, "reference-broker.log"), "w");
+  {
+    const zeros = Buffer.alloc(2 ** 20);
+    for (let at = 0; at < APPEND_FILE_BYTES; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
+    fs.fsyncSync(fd);
+  }
+  /** Where the next group is written; wraps to 0 before the end of the file. */
+  let writeAt = 0;
   let produces = 0;
   let syncs = 0;
   let fetches = 0;
@@ -225,20 +239,21 @@ async function main(): Promise<ReferenceBrokerResult> {
     syncing = true;
     const group = waiting;
     waiting = [];
-    fs.writev(
-      fd,
-      group.flatMap((g) => g.records),
-      (err) => {
-        if (err) throw err;
-        fs.fdatasync(fd, (err2) => {
-          if (err2) throw err2;
-          syncs++;
-          syncing = false;
-          for (const g of group) if (!g.sock.destroyed) g.sock.write(g.answer);
-          flush();
-        });
-      },
-    );
+    const records = group.flatMap((g) => g.records);
+    const bytes = records.reduce((a, r) => a + r.length, 0);
+    if (writeAt + bytes > APPEND_FILE_BYTES) writeAt = 0;
+    const at = writeAt;
+    writeAt += bytes;
+    fs.writev(fd, records, at, (err) => {
+      if (err) throw err;
+      fs.fdatasync(fd, (err2) => {
+        if (err2) throw err2;
+        syncs++;
+        syncing = false;
+        for (const g of group) if (!g.sock.destroyed) g.sock.write(g.answer);
+        flush();
+      });
+    });
   };
 
   const server = net.createServer((sock) => {
@@ -301,17 +316,39 @@ async function main(): Promise<ReferenceBrokerResult> {
           return;
         }
         if (buf.length < 4 + size) break;
-        const req = parseRequest(buf.subarray(4, 4 + size));
+        const frame = buf.subarray(4, 4 + size);
         buf = buf.subarray(4 + size);
+        // Only the scenario's two clients are served: the probe (Produce, in order through the
+        // group commit) and the fetcher (one Fetch at a time). A frame this broker cannot read
+        // closes its connection instead of crashing the process.
+        let req: Request;
+        try {
+          req = parseRequest(frame);
+        } catch {
+          sock.destroy();
+          return;
+        }
         if (req.apiKey === API_VERSIONS) sock.write(apiVersionsAnswer(req.correlationId));
         else if (req.apiKey === API_PRODUCE && req.apiVersion === 3) {
-          const p = produce(req, nextOffset);
+          let p: ReturnType<typeof produce>;
+          try {
+            p = produce(req, nextOffset);
+          } catch {
+            sock.destroy();
+            return;
+          }
           nextOffset += p.count;
           produces++;
           waiting.push({ sock, records: p.records, answer: p.answer });
           flush();
-        } else if (req.apiKey === API_FETCH && req.apiVersion === 4) answerFetch(req);
-        else {
+        } else if (req.apiKey === API_FETCH && req.apiVersion === 4) {
+          try {
+            answerFetch(req);
+          } catch {
+            sock.destroy();
+            return;
+          }
+        } else {
           sock.destroy();
           return;
         }
@@ -334,6 +371,8 @@ async function main(): Promise<ReferenceBrokerResult> {
     seconds: (performance.now() - t0) / 1000,
   };
   server.close();
+  // A group still being written or synced keeps the file open until it is done.
+  for (let i = 0; i < 500 && syncing; i++) await new Promise((r) => setTimeout(r, 10));
   fs.closeSync(fd);
   return result;
 }

@@ -4,8 +4,9 @@
  * at a fixed rate (open loop) and records every acknowledgement's latency, while the round goes
  * through phases: baseline, long fetches of a big backlog, a retention pass deleting a big expired
  * log, DeleteRecords of a big prefix, and the deletion of a big topic. Per phase: p50/p99/p99.9/max
- * of the ack latency and its p99 against the baseline's p99 of the same round, with the fdatasync
- * p99 of the same round as the floor.
+ * of the ack latency, against the reference broker's (bench/load/reference-broker.ts, the
+ * machine's part: the same probe and the same fetch load against a broker that does nothing else)
+ * and OnceDB's baseline of the same round, with the fdatasync p99 of the same round as the floor.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -35,7 +36,7 @@ const RECORDS_PER_BATCH = 1000;
 const VALUE_BYTES = 100;
 /** The server's periodic retention timer is pushed out of the way; passes are started on purpose. */
 const RETENTION_INTERVAL_MS = 86_400_000;
-/** Allowed stall: the phase's max ack latency over the baseline's max, same round. */
+/** Allowed stall: the phase's max ack latency over the reference broker's max, same round. */
 const STALL_TARGET_MS = 5;
 const BUCKET_MS = 250;
 
@@ -149,7 +150,7 @@ interface Round {
 export const responsivenessScenario: Scenario = {
   name: "responsiveness",
   description:
-    "produce ack latency (250 req/s, acks=-1) while a 50 MB fetch loop, a retention delete, DeleteRecords and a topic deletion run",
+    "produce ack latency (250 req/s, acks=-1) while a catch-up fetch loop, a retention delete, DeleteRecords and a topic deletion run, against a reference broker under the same load",
   needsServer: true,
   peers: [],
   estimateMs(opts) {
@@ -191,6 +192,12 @@ export const responsivenessScenario: Scenario = {
     };
     progress.step("responsiveness: starting OnceDB", 2000);
     const control = startControl(eld.control);
+    const cleanUp = () => {
+      control.kill("SIGTERM");
+      removeDir(dataDir);
+      removeDir(eldDir);
+      removeDir(refDir);
+    };
     const server = await OnceServer.start({
       cli: opts.oncedbCli,
       dataDir,
@@ -205,6 +212,9 @@ export const responsivenessScenario: Scenario = {
         ONCEDB_BENCH_ELD_FILE: eld.server,
         ONCEDB_BENCH_SPANS_FILE: eld.spans,
       },
+    }).catch((e: unknown) => {
+      cleanUp();
+      throw e;
     });
     const kafka = new Kafka({
       clientId: "oncedb-bench-resp-admin",
@@ -222,7 +232,21 @@ export const responsivenessScenario: Scenario = {
       await createTopic(server.kafkaAddress, probeTopic, 1);
       for (let r = 0; r < t.rounds; r++) {
         try {
-          rounds.push(await oneRound(ctx, server, admin, dataDir, eld, probeTopic, r, t, batches, refDir));
+          rounds.push(
+            await oneRound(
+              ctx,
+              server,
+              admin,
+              dataDir,
+              eld,
+              probeTopic,
+              r,
+              t,
+              batches,
+              refDir,
+              rounds.at(-1),
+            ),
+          );
         } catch (e) {
           const msg = `round ${r + 1}: ${firstLine(e)}`;
           failures.push(msg);
@@ -233,11 +257,8 @@ export const responsivenessScenario: Scenario = {
     } finally {
       await admin.disconnect().catch(() => undefined);
       const stop = await server.stop(30_000);
-      control.kill("SIGTERM");
       notes.push(...serverNotes(server, stop));
-      removeDir(dataDir);
-      removeDir(eldDir);
-      removeDir(refDir);
+      cleanUp();
     }
     notes.push(...failures.slice(0, 6));
 
@@ -466,6 +487,7 @@ async function oneRound(
   t: Timing,
   batches: number,
   refDir: string,
+  previous: Round | undefined,
 ): Promise<Round> {
   const { opts, progress } = ctx;
   const tag = `${r}-${Date.now()}`;
@@ -550,7 +572,19 @@ async function oneRound(
     // b. long fetch, then the same under a consumer quota
     const fetches: Partial<Record<FetchPhase, BigFetcherResult>> = {};
     for (const id of FETCH_PHASES) {
-      progress.step(`responsiveness: ${PHASES.find((ph) => ph.id === id)!.label}, ${R}`, t.phaseMs + t.gapMs);
+      const label = PHASES.find((ph) => ph.id === id)!.label;
+      const referenceTurn = async (like: BigFetcherResult) => {
+        progress.step(`responsiveness: reference broker, ${label}, ${R}`, t.phaseMs + t.gapMs);
+        await reference!.fetchPhase(id, like, t);
+        await sleep(t.gapMs);
+      };
+      // Which of the two goes first alternates by round, so that a drift of the machine over a
+      // few seconds does not always favour the same one. Going first, the reference broker
+      // matches the bytes/s and answer size of OnceDB's previous round.
+      const earlier = previous?.[id === "fetch" ? "fetch" : "fetchQuota"];
+      const referenceFirst = r % 2 === 1 && earlier !== undefined;
+      if (referenceFirst) await referenceTurn(earlier);
+      progress.step(`responsiveness: ${label}, ${R}`, t.phaseMs + t.gapMs);
       const cfg: BigFetcherConfig = {
         host: server.kafkaHost,
         port: server.kafkaPort,
@@ -571,12 +605,7 @@ async function oneRound(
         opMs: m.result.seconds * 1000,
       });
       await sleep(t.gapMs);
-      progress.step(
-        `responsiveness: reference broker, ${PHASES.find((ph) => ph.id === id)!.label}, ${R}`,
-        t.phaseMs + t.gapMs,
-      );
-      await reference.fetchPhase(id, m.result, t);
-      await sleep(t.gapMs);
+      if (!referenceFirst) await referenceTurn(m.result);
     }
 
     // c. retention delete: deleting an empty topic schedules a retention pass at once
@@ -784,6 +813,8 @@ class ReferenceRun {
 
   /** The fetch phase `id` against the broker, shaped after what OnceDB's fetcher got in it. */
   async fetchPhase(id: FetchPhase, onceDb: BigFetcherResult, t: Timing): Promise<void> {
+    if (!(onceDb.mbPerSec > 0 && onceDb.bytesPerFetch > 0))
+      throw new Error(`OnceDB's ${id} phase moved no bytes: nothing for the reference broker to match`);
     const clientId = id === "fetch-quota" ? QUOTA_CLIENT_ID : DEFAULT_FETCH_CLIENT_ID;
     const shape: FetchShape = {
       fetchRecordBytes: onceDb.bytesPerFetch,
@@ -819,9 +850,9 @@ class ReferenceRun {
     const res = await this.probe.result<AckProbeResult>(30_000);
     this.broker.send({ type: "stop" });
     await this.broker.result<ReferenceBrokerResult>(10_000);
-    if (res.errors > 0)
+    if (res.errors > 0 || res.firstError)
       throw new Error(`reference broker probe: ${res.errors} errors, first: ${res.firstError}`);
-    return this.windows.map((w) => {
+    const phases = this.windows.map((w) => {
       const xs: number[] = [];
       for (let i = 0; i < res.sendWallMs.length; i++) {
         const at = res.sendWallMs[i];
@@ -836,6 +867,9 @@ class ReferenceRun {
         fetch: w.fetch,
       };
     });
+    const empty = phases.find((p) => p.ack.count === 0);
+    if (empty) throw new Error(`reference broker probe: no acks in its ${empty.id} window`);
+    return phases;
   }
 
   async stop(): Promise<void> {
