@@ -6,20 +6,10 @@
  * test/fixtures/confluent_kafka_client.py; this file makes the assertions.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { runPythonFixture } from "./helpers/python-fixture.js";
 import { startServer, type TestServer } from "./helpers/server.js";
 
-const SCRIPT = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "../../test/fixtures/confluent_kafka_client.py",
-);
-/** Debian's interpreter: python3-confluent-kafka installs there, whatever `python3` on PATH is. */
-const PYTHON = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const RECORDS = 300;
 
 interface Seen {
@@ -58,15 +48,12 @@ describe("confluent-kafka-python (librdkafka)", { timeout: 180_000 }, () => {
   });
 
   it("admin, idempotent produce, transactions with offsets, read_committed, fencing", async () => {
-    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, server.kafkaAddress], {
-      timeout: 160_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }).catch((err: Error & { stderr?: string }) => {
-      throw new Error(
-        `confluent-kafka scenario failed (is python3-confluent-kafka installed?): ${err.stderr ?? err.message}`,
-      );
-    });
-    const seen = JSON.parse(stdout.trim().split("\n").pop()!) as Seen;
+    const seen = await runPythonFixture<Seen>(
+      "confluent_kafka_client.py",
+      [server.kafkaAddress],
+      160_000,
+      "python3-confluent-kafka",
+    );
 
     // Admin: created once, refused the second time with Kafka's error, configs as given.
     assert.deepEqual(seen.create, { "ck-in": "ok", "ck-out": "ok" });

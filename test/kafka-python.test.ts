@@ -5,20 +5,9 @@
  * test/fixtures/kafka_python_client.py; this file makes the assertions.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { runPythonFixture } from "./helpers/python-fixture.js";
 import { startServer, type TestServer } from "./helpers/server.js";
-
-const SCRIPT = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "../../test/fixtures/kafka_python_client.py",
-);
-/** Debian's interpreter: python3-kafka installs there, whatever `python3` on PATH is. */
-const PYTHON = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
 interface PyRecord {
   partition: number;
@@ -50,15 +39,12 @@ describe("kafka-python", { timeout: 120_000 }, () => {
   });
 
   it("admin, keyed records with headers (plain and gzip), a group that commits and resumes", async () => {
-    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, server.kafkaAddress], {
-      timeout: 100_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }).catch((err: Error & { stderr?: string }) => {
-      throw new Error(
-        `kafka-python scenario failed (is python3-kafka installed?): ${err.stderr ?? err.message}`,
-      );
-    });
-    const seen = JSON.parse(stdout.trim().split("\n").pop()!) as Seen;
+    const seen = await runPythonFixture<Seen>(
+      "kafka_python_client.py",
+      [server.kafkaAddress],
+      100_000,
+      "python3-kafka",
+    );
 
     // kafka-python infers a broker version from ApiVersions and picks its request versions
     // from it; 2.4 means Produce v7+ with record batches v2 (KIP-98 era and later).

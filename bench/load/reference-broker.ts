@@ -21,7 +21,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { encodeRecordBatch } from "../kafka/produce-encoder.js";
+import { encodeRecordBatch, FrameReader } from "../kafka/produce-encoder.js";
 import { loadConfig, nextMessage, runMain, SelfCpu, send } from "./ipc.js";
 
 export interface ReferenceBrokerConfig extends FetchShape {
@@ -61,8 +61,6 @@ export interface ReferenceBrokerResult {
 const API_PRODUCE = 0;
 const API_FETCH = 1;
 const API_VERSIONS = 18;
-/** Requests this broker refuses to buffer past, per connection (the scenario's clients send a few). */
-const FRAME_BYTES_MAX = 16 * 2 ** 20;
 /** A paced answer is written in slices of this size. */
 const SLICE_BYTES = 2 ** 20;
 /** A paced connection may catch up this much time's worth of its rate after a gap (OnceDB's PACE_CREDIT_MS). */
@@ -258,7 +256,7 @@ async function main(): Promise<ReferenceBrokerResult> {
 
   const server = net.createServer((sock) => {
     sock.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
+    const frames = new FrameReader();
     /** performance.now() before which the next paced write waits. */
     const pace = { nextAt: 0 };
     /** One Fetch answer at a time per connection; the fetcher sends one request at a time. */
@@ -308,16 +306,16 @@ async function main(): Promise<ReferenceBrokerResult> {
       step();
     };
     sock.on("data", (d: Buffer) => {
-      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      while (buf.length >= 4) {
-        const size = buf.readInt32BE(0);
-        if (size < 0 || size > FRAME_BYTES_MAX) {
-          sock.destroy();
+      frames.push(d);
+      for (;;) {
+        let frame: Buffer | undefined;
+        try {
+          frame = frames.next();
+        } catch {
+          sock.destroy(); // a size no Kafka client sends
           return;
         }
-        if (buf.length < 4 + size) break;
-        const frame = buf.subarray(4, 4 + size);
-        buf = buf.subarray(4 + size);
+        if (!frame) break;
         // Only the scenario's two clients are served: the probe (Produce, in order through the
         // group commit) and the fetcher (one Fetch at a time). A frame this broker cannot read
         // closes its connection instead of crashing the process.

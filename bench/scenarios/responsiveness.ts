@@ -21,7 +21,7 @@ import { fmtCompact, fmtNum, fmtStat } from "../harness/format.js";
 import { createTopic, fillTopic, runMetered } from "../harness/kafka.js";
 import { CpuMeter, StealSampler } from "../harness/proc-stat.js";
 import { OnceServer, serverNotes } from "../harness/server.js";
-import { settle, waitQuiet } from "../harness/settle.js";
+import { waitQuiet } from "../harness/settle.js";
 import { type CommitSpan, type ProduceSpan, readSpans } from "../harness/span-probe.js";
 import { medianPercentiles, type Percentiles, pairRatios, percentiles, summarize } from "../harness/stats.js";
 import type { Row, Scenario, ScenarioContext, ScenarioResult, TimeSeries } from "../harness/types.js";
@@ -526,9 +526,6 @@ async function oneRound(
     );
   progress.step(`responsiveness: waiting for the data dir to be quiet, ${R}`, 3000);
   const quiet = await waitQuiet(dataDir, 90_000);
-  // And the file system's own commit of the fill (metadata, journal): without it, acks of OnceDB
-  // and the reference broker alike took 60 ms at the same moment in some baselines.
-  await settle(30_000);
   progress.step(`responsiveness: fdatasync floor, ${R}`, t.fsyncMs + 300);
   const fsync = (await measureFsyncLatency(opts, t.fsyncMs)).syncMs;
 
